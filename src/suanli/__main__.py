@@ -1,0 +1,5 @@
+"""``python -m suanli`` runs the CLI."""
+
+from suanli.cli.main import run
+
+run()
