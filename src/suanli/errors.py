@@ -95,9 +95,7 @@ class DataFileError(InvalidRequest):
             if part
         )
         full = f"{where}: {message}" if where else message
-        super().__init__(
-            full, field=field, hint=hint, context={"path": path, "item": item}
-        )
+        super().__init__(full, field=field, hint=hint, context={"path": path, "item": item})
         self.path = path
         self.item = item
 

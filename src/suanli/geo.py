@@ -99,7 +99,7 @@ def rtt_matrix(
     destinations: Sequence[Located | str],
     model: LatencyModel | None = None,
 ) -> npt.NDArray[np.float64]:
-    """RTT in ms for every (origin, destination) pair, shape ``(len(origins), len(destinations))``."""
+    """RTT in ms for every (origin, destination) pair: shape (origins, destinations)."""
     m = model or LatencyModel()
     a = [_resolve(x) for x in origins]
     b = [_resolve(x) for x in destinations]
@@ -120,7 +120,9 @@ def rtt_matrix(
     return rtt
 
 
-def parse_measured_csv(text: str, *, path: str = "<measured matrix>") -> dict[frozenset[str], float]:
+def parse_measured_csv(
+    text: str, *, path: str = "<measured matrix>"
+) -> dict[frozenset[str], float]:
     """Parse a measured RTT CSV with columns ``from,to,rtt_ms`` (ids or names of places).
 
     Names are resolved against the catalogs, so ``Shanghai,zhongwei,31.5`` works.

@@ -112,7 +112,5 @@ def place(name: str) -> Site | City:
         return _city_index()[key]
     if key in _site_index():
         return _site_index()[key]
-    combined = {**_site_index(), **_city_index()}
-    return resolve(
-        "place", name, combined, [c.id for c in cities()] + [s.id for s in sites()]
-    )
+    combined: dict[str, Site | City] = {**_site_index(), **_city_index()}
+    return resolve("place", name, combined, [c.id for c in cities()] + [s.id for s in sites()])

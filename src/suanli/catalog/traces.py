@@ -91,9 +91,7 @@ def parse_trace(text: str, *, name: str = "trace") -> Trace:
                 "expected a time and two token counts", path=name, item=f"line {line_no}"
             ) from None
         if prompts[-1] < 0 or outputs[-1] < 0:
-            raise DataFileError(
-                "token counts must be >= 0", path=name, item=f"line {line_no}"
-            )
+            raise DataFileError("token counts must be >= 0", path=name, item=f"line {line_no}")
     if not times:
         raise DataFileError("the trace has no requests", path=name)
     arrival = np.asarray(times, dtype=np.float64)

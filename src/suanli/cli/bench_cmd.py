@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import typer
 
-bench_app = typer.Typer(help="Benchmarks (placement, api, market, sim); print JSON.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks (placement, api, market, sim); print JSON.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,9 @@ from suanli import catalog
 from suanli.cli.common import console, print_json, table
 from suanli.errors import InvalidRequest
 
-catalog_app = typer.Typer(help="Reference catalogs: GPUs, sites, cities, models.", no_args_is_help=True)
+catalog_app = typer.Typer(
+    help="Reference catalogs: GPUs, sites, cities, models.", no_args_is_help=True
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
@@ -26,10 +28,27 @@ def gpus_cmd(json_out: JsonOpt = False) -> None:
     console.print(
         table(
             "GPU models (dense figures)",
-            ["name", "form", "mem GB", "HBM TB/s", "bf16 TFLOP/s", "fp8 TFLOP/s", "NVLink GB/s", "cut"],
             [
-                (g.name, g.form_factor, g.memory_gb, g.hbm_tb_s, g.bf16_tflops,
-                 g.fp8_tflops or None, g.nvlink_gb_s or None, g.cut or "")
+                "name",
+                "form",
+                "mem GB",
+                "HBM TB/s",
+                "bf16 TFLOP/s",
+                "fp8 TFLOP/s",
+                "NVLink GB/s",
+                "cut",
+            ],
+            [
+                (
+                    g.name,
+                    g.form_factor,
+                    g.memory_gb,
+                    g.hbm_tb_s,
+                    g.bf16_tflops,
+                    g.fp8_tflops or None,
+                    g.nvlink_gb_s or None,
+                    g.cut or "",
+                )
                 for g in rows
             ],
         )
@@ -47,8 +66,10 @@ def sites_cmd(json_out: JsonOpt = False) -> None:
         table(
             "Sites",
             ["id", "name", "hub", "role", "lat", "lon", "power CNY/kWh", "PUE"],
-            [(s.id, s.name, s.hub or "-", s.role, s.lat, s.lon, s.power_cny_per_kwh, s.pue)
-             for s in rows],
+            [
+                (s.id, s.name, s.hub or "-", s.role, s.lat, s.lon, s.power_cny_per_kwh, s.pue)
+                for s in rows
+            ],
         )
     )
 
@@ -61,8 +82,11 @@ def cities_cmd(json_out: JsonOpt = False) -> None:
         print_json(rows)
         return
     console.print(
-        table("Demand cities", ["id", "name", "lat", "lon", "population (M)"],
-              [(c.id, c.name, c.lat, c.lon, c.population_m) for c in rows])
+        table(
+            "Demand cities",
+            ["id", "name", "lat", "lon", "population (M)"],
+            [(c.id, c.name, c.lat, c.lon, c.population_m) for c in rows],
+        )
     )
 
 
@@ -74,8 +98,11 @@ def prices_cmd(json_out: JsonOpt = False) -> None:
         print_json(rows)
         return
     console.print(
-        table("Rental prices", ["gpu", "CNY/GPU-h", "date", "kind", "source"],
-              [(p.gpu, p.cny_per_gpu_hour, p.date, p.kind, p.source) for p in rows])
+        table(
+            "Rental prices",
+            ["gpu", "CNY/GPU-h", "date", "kind", "source"],
+            [(p.gpu, p.cny_per_gpu_hour, p.date, p.kind, p.source) for p in rows],
+        )
     )
 
 
@@ -110,7 +137,8 @@ def latency_cmd(
         return
     if origin is None or destination is None:
         raise InvalidRequest(
-            "give both --from and --to, or --matrix", field="--from/--to",
+            "give both --from and --to, or --matrix",
+            field="--from/--to",
             hint="suanli latency --from shanghai --to zhongwei",
         )
     a, b = catalog.place(origin), catalog.place(destination)

@@ -31,9 +31,9 @@ def to_jsonable(value: Any) -> Any:
         return str(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if hasattr(value, "item") and callable(value.item):  # NumPy scalar
-        return to_jsonable(value.item())
-    if hasattr(value, "tolist") and callable(value.tolist):  # NumPy array
+    if getattr(value, "ndim", None) == 0 and callable(getattr(value, "item", None)):
+        return to_jsonable(value.item())  # NumPy scalar
+    if callable(getattr(value, "tolist", None)):  # NumPy array
         return to_jsonable(value.tolist())
     return value
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
 import typer
+from typer import _click
 from typer.core import TyperGroup
 
 from suanli.errors import SuanliError
@@ -19,7 +19,7 @@ from suanli.errors import SuanliError
 class _SuanliGroup(TyperGroup):
     """Root group: any :class:`SuanliError` becomes one clear line and exit code 2."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: _click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except SuanliError as exc:
