@@ -16,6 +16,7 @@ demo: $(STAMP)
 	$(BIN)/suanli demo
 
 test: $(STAMP)
+	@scripts/ensure-browser.sh
 	$(BIN)/python -m pytest -q
 
 check: $(STAMP)
