@@ -6,17 +6,22 @@ unknown name raises :class:`~suanli.errors.NotFound` listing the closest matches
 
 from suanli.catalog.geography import City, Site, cities, city, place, site, sites
 from suanli.catalog.gpus import Gpu, gpu, gpus
+from suanli.catalog.models import ModelArch, load_hf_config, model, models
 from suanli.catalog.prices import RentalPrice, reference_price, reference_prices, rental_prices
 
 __all__ = [
     "City",
     "Gpu",
+    "ModelArch",
     "RentalPrice",
     "Site",
     "cities",
     "city",
     "gpu",
     "gpus",
+    "load_hf_config",
+    "model",
+    "models",
     "place",
     "reference_price",
     "reference_prices",

@@ -43,9 +43,9 @@ app = typer.Typer(
 
 def _register() -> None:
     # Each module defines `register(app)`; the list below is the whole CLI.
-    from suanli.cli import bench_cmd, catalog_cmd, demo_cmd
+    from suanli.cli import bench_cmd, catalog_cmd, demo_cmd, perf_cmd
 
-    for module in (catalog_cmd, demo_cmd, bench_cmd):
+    for module in (catalog_cmd, demo_cmd, bench_cmd, perf_cmd):
         module.register(app)
 
 

@@ -1,0 +1,163 @@
+"""``suanli perf decode|prefill|calibration``: the step-time model from the command line."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from suanli.cli.common import console, print_json, table
+
+perf_app = typer.Typer(
+    help="Performance model: decode step and prefill time, calibration.", no_args_is_help=True
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Catalog name or config.json path.")]
+GpuOpt = Annotated[str, typer.Option("--gpu", "-g", help="GPU model, e.g. h100, H20.")]
+TpOpt = Annotated[int, typer.Option("--tp", help="Tensor-parallel degree: 1, 2, 4 or 8.")]
+PrecisionOpt = Annotated[
+    str, typer.Option("--precision", help="Weights: bf16, fp8 (where supported) or int4.")
+]
+
+
+def _resolve(model_name: str, gpu_name: str) -> tuple[Any, Any]:
+    from suanli.catalog import gpu
+    from suanli.catalog.models import model
+
+    return model(model_name), gpu(gpu_name)
+
+
+def _parts_rows(parts: dict[str, float]) -> list[tuple[str, float]]:
+    return [(name, ms) for name, ms in parts.items() if ms > 0]
+
+
+@perf_app.command("decode")
+def decode_cmd(
+    model_name: ModelOpt,
+    gpu_name: GpuOpt,
+    batch: Annotated[int, typer.Option("--batch", "-b", help="Sequences in the batch.")] = 1,
+    context: Annotated[int, typer.Option("--context", "-c", help="Cached tokens each.")] = 1024,
+    tp: TpOpt = 1,
+    precision: PrecisionOpt = "bf16",
+    json_out: JsonOpt = False,
+) -> None:
+    """Predicted time of one decode step (every sequence emits one token)."""
+    from suanli.perf import decode_step
+
+    arch, card = _resolve(model_name, gpu_name)
+    prec: Any = precision  # checked by the model: InvalidRequest names the allowed values
+    est = decode_step(arch, card, batch=batch, context=context, tp=tp, precision=prec)
+    if json_out:
+        print_json({"model": arch.name, "gpu": card.name, **_jsonable(est)})
+        return
+    console.print(
+        f"{arch.name} on {tp}x {card.name} ({precision}), batch {batch}, context {context}: "
+        f"step_ms {est.step_ms:.2f}, tokens_per_s {est.tokens_per_s:,.0f}, "
+        f"memory_gb {est.memory_gb:.1f} of {card.memory_gb:g} per GPU, fits {est.fits}"
+        + (f" (short by {est.shortfall_gb:.1f} GB)" if not est.fits else "")
+        + f", {est.bound}-bound"
+    )
+    console.print(table("parts of the step", ["part", "ms"], _parts_rows(est.parts_ms)))
+
+
+@perf_app.command("prefill")
+def prefill_cmd(
+    model_name: ModelOpt,
+    gpu_name: GpuOpt,
+    prompt_tokens: Annotated[int, typer.Option("--prompt-tokens", "-p", help="Prompt length.")],
+    batch: Annotated[int, typer.Option("--batch", "-b", help="Prompts prefilled together.")] = 1,
+    tp: TpOpt = 1,
+    precision: PrecisionOpt = "bf16",
+    json_out: JsonOpt = False,
+) -> None:
+    """Predicted prefill time (time to first token without queueing)."""
+    from suanli.perf import prefill
+
+    arch, card = _resolve(model_name, gpu_name)
+    prec: Any = precision
+    est = prefill(arch, card, prompt_tokens=prompt_tokens, batch=batch, tp=tp, precision=prec)
+    if json_out:
+        print_json({"model": arch.name, "gpu": card.name, **_jsonable(est)})
+        return
+    console.print(
+        f"{arch.name} on {tp}x {card.name} ({precision}), {batch} x {prompt_tokens} prompt "
+        f"tokens: prefill_ms {est.prefill_ms:.1f}, memory_gb {est.memory_gb:.1f} per GPU, "
+        f"fits {est.fits}, {est.bound}-bound"
+    )
+    console.print(table("parts of the prefill", ["part", "ms"], _parts_rows(est.parts_ms)))
+
+
+@perf_app.command("calibration")
+def calibration_cmd(
+    refit: Annotated[
+        bool, typer.Option("--refit", help="Fit the parameters again to the stored points.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Predicted vs measured step times on every calibration point, with the errors."""
+    from suanli.perf import fit
+
+    points = fit.calibration_points()
+    cal = fit.fit(points) if refit else fit.default_calibration()
+    rows = fit.evaluate(points, cal)
+    summary = fit.summarize(rows)
+    if json_out:
+        print_json(
+            {
+                "calibration": {"source": cal.source, "params": cal.params()},
+                "summary": summary,
+                "points": [_jsonable(r) for r in rows],
+            }
+        )
+        return
+    console.print(
+        table(
+            f"Calibration points ({cal.source})",
+            [
+                "model",
+                "gpu",
+                "kind",
+                "batch",
+                "context",
+                "tp",
+                "prec",
+                "measured ms",
+                "predicted ms",
+                "error %",
+                "source",
+            ],
+            [
+                (
+                    r.model,
+                    r.gpu,
+                    r.kind,
+                    r.batch,
+                    r.context,
+                    r.tp,
+                    r.precision,
+                    r.measured_ms,
+                    r.predicted_ms,
+                    round(100 * r.error, 1),
+                    r.source_key,
+                )
+                for r in rows
+            ],
+        )
+    )
+    console.print(
+        f"{summary['points']} points: "
+        f"median |error| {100 * summary['median_abs_error']:.1f}%, "
+        f"worst {100 * summary['max_abs_error']:.1f}%, "
+        f"mean error {100 * summary['mean_error']:+.1f}%"
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    from suanli.cli.common import to_jsonable
+
+    return to_jsonable(value)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(perf_app, name="perf")
