@@ -1,0 +1,99 @@
+"""The placement entry points: :func:`place` and the two baselines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from suanli.errors import InvalidRequest
+from suanli.geo import LatencyModel
+from suanli.placement.build import build_problem
+from suanli.placement.model import Demand, Offer, RttTable
+from suanli.placement.problem import Objective, Problem
+from suanli.placement.result import Placement, Solution
+
+Method = Literal["auto", "milp", "fast"]
+# Above this many acceptable (group, offer) pairs "auto" uses the fast solver.
+AUTO_MILP_MAX_PAIRS = 20_000
+AUTO_MILP_MAX_DEMANDS = 500
+
+
+def solve(problem: Problem, method: Method = "auto", *, time_limit_s: float = 30.0) -> Solution:
+    """Solve an array problem with the chosen method."""
+    if method not in ("auto", "milp", "fast"):
+        raise InvalidRequest(
+            f"unknown method {method!r}", field="method", hint="Use auto, milp or fast."
+        )
+    if method == "auto":
+        method = "fast"
+        if problem.n_demands <= AUTO_MILP_MAX_DEMANDS:
+            from suanli.placement.milp import pairs
+
+            if len(pairs(problem)[0]) <= AUTO_MILP_MAX_PAIRS:
+                method = "milp"
+    if method == "milp":
+        from suanli.placement.milp import solve_milp
+
+        return solve_milp(problem, time_limit_s=time_limit_s)
+    from suanli.placement.fast import solve_fast
+
+    return solve_fast(problem)
+
+
+def place(
+    demands: Sequence[Demand],
+    offers: Sequence[Offer],
+    latency: LatencyModel | RttTable | None = None,
+    *,
+    objective: Objective = "cost",
+    method: Method = "auto",
+    power_weight: float = 0.0,
+    time_limit_s: float = 30.0,
+) -> Placement:
+    """Place all demands jointly on the offers at least cost.
+
+    ``objective="cost"`` places as many GPUs of demand as capacity allows, then minimises
+    cost; ``"placed"`` maximises the number of demands placed, then cost. ``power_weight``
+    adds that multiple of each offer's power cost (GPU TDP x site PUE x site power price) to
+    its price in the objective (a carbon or power-price weight); reported costs stay at the
+    listed prices. ``method="auto"`` proves optimality with the MILP on small instances and
+    uses the fast flow-based solver at scale. Pure and deterministic.
+    """
+    problem = build_problem(
+        demands, offers, latency, objective=objective, power_weight=power_weight
+    )
+    return Placement(problem, solve(problem, method, time_limit_s=time_limit_s))
+
+
+def place_nearest(
+    demands: Sequence[Demand],
+    offers: Sequence[Offer],
+    latency: LatencyModel | RttTable | None = None,
+    *,
+    objective: Objective = "cost",
+    power_weight: float = 0.0,
+) -> Placement:
+    """Baseline: each demand in turn on the offers nearest its users."""
+    from suanli.placement.baselines import solve_nearest
+
+    problem = build_problem(
+        demands, offers, latency, objective=objective, power_weight=power_weight
+    )
+    return Placement(problem, solve_nearest(problem))
+
+
+def place_cheapest_type(
+    demands: Sequence[Demand],
+    offers: Sequence[Offer],
+    latency: LatencyModel | RttTable | None = None,
+    *,
+    objective: Objective = "cost",
+    power_weight: float = 0.0,
+) -> Placement:
+    """Baseline: each demand in turn on the cheapest offers of one GPU type only."""
+    from suanli.placement.baselines import solve_cheapest_type
+
+    problem = build_problem(
+        demands, offers, latency, objective=objective, power_weight=power_weight
+    )
+    return Placement(problem, solve_cheapest_type(problem))

@@ -1,0 +1,248 @@
+"""A solver's answer as arrays (:class:`Solution`) and as the public :class:`Placement`.
+
+Placements at national scale hold a million demands, so the per-demand views (assignments,
+unplaced reasons, explanations) are lazy mappings over the solution arrays: building one
+costs a sort, and a demand's entry is computed when it is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from suanli.placement.problem import KIND_NAMES, FloatArray, IntArray, Problem
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Solution:
+    """Rows ``(group, offer, units)`` of placed units; ``chosen_alt[d]`` is the alternative
+    used for demand d or -1 when it is unplaced."""
+
+    group: IntArray
+    offer: IntArray
+    units: IntArray
+    chosen_alt: IntArray
+    method: str
+    status: str  # optimal | time_limit | heuristic
+    lower_bound: float | None = None  # on the objective (cost plus unplaced penalties)
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """Units of one demand on one offer: ``replicas`` units of ``gpus_per_replica`` GPUs
+    taking ``gpus`` GPUs (whole nodes where a unit does not pack into a node)."""
+
+    offer_id: str
+    site: str
+    gpu: str
+    replicas: int
+    gpus_per_replica: int
+    gpus: int
+    price_cny_per_gpu_hour: float
+    cost_cny_per_hour: float
+    rtt_ms: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An offer not used for a demand, and why (a name from ``model.REASONS``)."""
+
+    offer_id: str
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why a demand went where it went: offers considered, chosen and rejected."""
+
+    demand_id: str
+    kind: str
+    placed: bool
+    option: str
+    considered: int
+    chosen: tuple[Assignment, ...]
+    rejected: tuple[Rejection, ...]
+    rejected_by_reason: Mapping[str, int]
+    reason: str | None = None
+
+
+class _LazyMap(Mapping[str, Any]):
+    """A read-only mapping over demand ids whose values are computed on access."""
+
+    def __init__(self, keys: list[int], ids: Any, compute: Any) -> None:
+        self._keys, self._ids, self._compute = keys, ids, compute
+        self._pos: dict[str, int] | None = None
+        self._memo: dict[int, Any] = {}
+
+    def _index(self) -> dict[str, int]:
+        if self._pos is None:
+            self._pos = {self._ids[d]: d for d in self._keys}
+        return self._pos
+
+    def __getitem__(self, key: str) -> Any:
+        d = self._index()[key]
+        if d not in self._memo:
+            self._memo[d] = self._compute(d)
+        return self._memo[d]
+
+    def __iter__(self) -> Iterator[str]:
+        return (self._ids[d] for d in self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+@dataclass(frozen=True, eq=False)
+class Placement:
+    """The plan: per placed demand its assignments, per unplaced demand its binding reason,
+    costs (listed prices), the objective (incl. power weight and unplaced penalties) and the
+    solver's lower bound on it."""
+
+    problem: Problem = field(repr=False)
+    solution: Solution = field(repr=False)
+
+    @property
+    def method(self) -> str:
+        return self.solution.method
+
+    @property
+    def status(self) -> str:
+        return self.solution.status
+
+    @cached_property
+    def _rows(self) -> tuple[IntArray, IntArray]:
+        p, s = self.problem, self.solution
+        demand = p.alt_demand[p.group_alt[s.group]] if len(s.group) else np.zeros(0, np.int64)
+        order = np.argsort(demand, kind="stable")
+        starts = np.searchsorted(demand[order], np.arange(p.n_demands + 1))
+        return order, starts
+
+    @cached_property
+    def row_gpus(self) -> IntArray:
+        p, s = self.problem, self.solution
+        fp = p.footprint(p.group_k[s.group], p.offer_node[s.offer])
+        out: IntArray = s.units * fp
+        return out
+
+    @cached_property
+    def used_gpus(self) -> IntArray:
+        """GPUs taken per offer."""
+        used = np.zeros(self.problem.n_offers, dtype=np.int64)
+        np.add.at(used, self.solution.offer, self.row_gpus)
+        return used
+
+    @cached_property
+    def total_cost_cny_per_hour(self) -> float:
+        return float(np.sum(self.row_gpus * self.problem.offer_price[self.solution.offer]))
+
+    @cached_property
+    def objective_value(self) -> float:
+        p = self.problem
+        cost = float(np.sum(self.row_gpus * p.offer_cost[self.solution.offer]))
+        unplaced = self.solution.chosen_alt < 0
+        return cost + float(np.sum(p.unplaced_penalty()[unplaced]))
+
+    @property
+    def lower_bound(self) -> float | None:
+        return self.solution.lower_bound
+
+    @property
+    def gap(self) -> float | None:
+        lb = self.lower_bound
+        if lb is None:
+            return None
+        return (self.objective_value - lb) / max(abs(lb), 1e-9)
+
+    @cached_property
+    def unplaced_index(self) -> list[int]:
+        return [int(d) for d in np.flatnonzero(self.solution.chosen_alt < 0)]
+
+    @property
+    def placed_count(self) -> int:
+        return self.problem.n_demands - len(self.unplaced_index)
+
+    @cached_property
+    def assignments(self) -> Mapping[str, tuple[Assignment, ...]]:
+        placed = [int(d) for d in np.flatnonzero(self.solution.chosen_alt >= 0)]
+        return _LazyMap(placed, self.problem.demand_ids, self._assignments_of)
+
+    @cached_property
+    def unplaced(self) -> Mapping[str, str]:
+        from suanli.placement.explain import binding_reason
+
+        return _LazyMap(
+            self.unplaced_index, self.problem.demand_ids, lambda d: binding_reason(self, d)
+        )
+
+    @cached_property
+    def explanations(self) -> Mapping[str, Explanation]:
+        from suanli.placement.explain import explain
+
+        return _LazyMap(
+            list(range(self.problem.n_demands)),
+            self.problem.demand_ids,
+            lambda d: explain(self, d),
+        )
+
+    def rows_of(self, d: int) -> IntArray:
+        order, starts = self._rows
+        out: IntArray = order[starts[d] : starts[d + 1]]
+        return out
+
+    def _assignments_of(self, d: int) -> tuple[Assignment, ...]:
+        return tuple(self.assignment(int(r)) for r in self.rows_of(d))
+
+    def assignment(self, r: int) -> Assignment:
+        p, s = self.problem, self.solution
+        g, o = int(s.group[r]), int(s.offer[r])
+        e = p.eligibilities[int(p.group_elig[g])]
+        gpus = int(self.row_gpus[r])
+        rtt = {p.city_ids[c]: float(p.rtt_ms[c, p.offer_site[o]]) for c in e.regions}
+        return Assignment(
+            offer_id=p.offer_ids[o],
+            site=p.site_ids[int(p.offer_site[o])],
+            gpu=p.type_names[int(p.offer_type[o])],
+            replicas=int(s.units[r]),
+            gpus_per_replica=int(p.group_k[g]),
+            gpus=gpus,
+            price_cny_per_gpu_hour=float(p.offer_price[o]),
+            cost_cny_per_hour=gpus * float(p.offer_price[o]),
+            rtt_ms=rtt,
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """Headline figures (no per-demand detail)."""
+        return {
+            "method": self.method,
+            "status": self.status,
+            "demands": self.problem.n_demands,
+            "placed": self.placed_count,
+            "unplaced": len(self.unplaced_index),
+            "total_cost_cny_per_hour": self.total_cost_cny_per_hour,
+            "objective": self.objective_value,
+            "lower_bound": self.lower_bound,
+            "gap": self.gap,
+        }
+
+    def to_dict(self, *, explain: bool = True) -> dict[str, Any]:
+        """JSON-ready: summary, assignments, unplaced reasons and (optionally) explanations."""
+        out = self.summary()
+        out["assignments"] = {k: list(v) for k, v in self.assignments.items()}
+        out["unplaced_reasons"] = dict(self.unplaced)
+        if explain:
+            out["explanations"] = dict(self.explanations)
+        return out
+
+
+def kind_name(problem: Problem, d: int) -> str:
+    return KIND_NAMES[int(problem.demand_kind[d])]
+
+
+def costs_of(problem: Problem, rows_offer: IntArray, rows_gpus: IntArray) -> FloatArray:
+    out: FloatArray = rows_gpus * problem.offer_cost[rows_offer]
+    return out
