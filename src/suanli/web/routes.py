@@ -1,0 +1,276 @@
+"""The dashboard's router: the page at ``/``, its static files, and read endpoints under
+``/api/v1/web`` that return only pages and aggregates.
+
+Public (no key): map, offers book, recent fills, ticker, price index, utilization by hub.
+With a key: ``whoami``, the caller's own offers (``mine=true``), its requests and a
+request's placement page; visibility follows the store's rules (other tenants' rows are
+not found).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from sqlalchemy import Integer, cast, func, select
+
+from suanli.api.deps import Caller, DatabaseDep, get_caller, optional_caller
+from suanli.errors import NotFound
+from suanli.store.models import Fill, Lease
+from suanli.web import queries
+from suanli.web.geography import DEFAULT_CITY, map_document
+from suanli.web.request_view import request_detail, requests_page
+
+router = APIRouter()
+api = APIRouter(prefix="/api/v1/web", tags=["dashboard"])
+
+_STATIC_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+_NO_CACHE = {"Cache-Control": "no-cache"}
+_INDEX_WINDOWS = {"hour": (3600, timedelta(days=7)), "day": (86400, timedelta(days=90))}
+
+OptionalCaller = Annotated[Caller | None, Depends(optional_caller)]
+RequiredCaller = Annotated[Caller, Depends(get_caller)]
+PageNo = Annotated[int, Query(ge=1, le=10_000_000, description="1-based page")]
+
+
+def _static_dir() -> Any:
+    return resources.files("suanli.web").joinpath("static")
+
+
+@router.get("/", include_in_schema=False)
+def page() -> HTMLResponse:
+    """The dashboard (one HTML page; scripts and styles come from /web/static)."""
+    html = _static_dir().joinpath("index.html").read_text(encoding="utf-8")
+    return HTMLResponse(html, headers=_NO_CACHE)
+
+
+@router.get("/web/static/{name}", include_in_schema=False)
+def static(name: str) -> Response:
+    """A file of the page; only plain names of known types, nothing outside the folder."""
+    suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
+    if "/" in name or "\\" in name or name.startswith(".") or suffix not in _STATIC_TYPES:
+        raise NotFound(f"no static file {name!r}")
+    target = _static_dir().joinpath(name)
+    if not target.is_file():
+        raise NotFound(f"no static file {name!r}")
+    with resources.as_file(target) as path:
+        return FileResponse(path, media_type=_STATIC_TYPES[suffix], headers=_NO_CACHE)
+
+
+@api.get("/meta")
+def meta(db: DatabaseDep) -> dict[str, Any]:
+    """Choices for the page's selectors: GPU models, hubs, demand cities."""
+    from suanli.catalog import cities, gpus, sites
+
+    with db.read() as session:
+        busiest = session.execute(
+            select(Fill.gpu).group_by(Fill.gpu).order_by(func.count(Fill.id).desc()).limit(1)
+        ).scalar()
+    regions = sorted({s.region for s in sites()})
+    return {
+        "gpus": [g.name for g in gpus()],
+        "hubs": regions,
+        "cities": [{"id": c.id, "name": c.name} for c in cities()],
+        "default_city": DEFAULT_CITY,
+        "default_gpu": busiest or "H100-SXM",
+    }
+
+
+@api.get("/map")
+def site_map(db: DatabaseDep, city: str = Query(DEFAULT_CITY, max_length=100)) -> dict[str, Any]:
+    """Sites with GPUs listed/leased and RTT to ``city``; rings of equal RTT around it."""
+    with db.read() as session:
+        capacity = queries.capacity_by_site(session)
+    return map_document(capacity, city)
+
+
+@api.get("/offers")
+def offers(
+    db: DatabaseDep,
+    caller: OptionalCaller,
+    gpu: Annotated[str | None, Query(max_length=64)] = None,
+    hub: Annotated[str | None, Query(max_length=100)] = None,
+    site: Annotated[str | None, Query(max_length=64)] = None,
+    min_available: Annotated[int | None, Query(ge=0, le=10_000_000)] = None,
+    max_price: Annotated[float | None, Query(ge=0, le=1e7)] = None,
+    mine: bool = False,
+    sort: Annotated[str, Query(max_length=16)] = "price",
+    order: Annotated[str, Query(max_length=4)] = "asc",
+    page: PageNo = 1,
+    page_size: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 25,
+) -> dict[str, Any]:
+    """Open offers, filtered and sorted, one page. ``mine=true`` needs a seller key."""
+    seller = None
+    if mine:
+        seller = queries.offers_for(get_caller_or_401(caller))
+    with db.read() as session:
+        result = queries.offers_page(
+            session,
+            gpu=gpu,
+            hub=hub,
+            site=site,
+            min_available=min_available,
+            max_price=max_price,
+            seller=seller,
+            sort=sort,
+            order=order,
+            page=page,
+            page_size=page_size,
+        )
+    return result.to_dict()
+
+
+def get_caller_or_401(caller: Caller | None) -> Caller:
+    if caller is None:
+        from suanli.errors import Unauthorized
+
+        raise Unauthorized("'mine' needs an API key", hint="enter a seller key in the page")
+    return caller
+
+
+@api.get("/fills")
+def fills(
+    db: DatabaseDep,
+    page: PageNo = 1,
+    page_size: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 15,
+) -> dict[str, Any]:
+    """Newest fills first, one page (no buyer or seller names: this is market data)."""
+    with db.read() as session:
+        result = queries.fills_page(session, page=page, page_size=page_size)
+        out = result.to_dict()
+        out["latest_fill_id"] = result.items[0]["id"] if result.items and page == 1 else None
+    return out
+
+
+@api.get("/ticker")
+def ticker(db: DatabaseDep) -> dict[str, Any]:
+    """Newest fill id and fill count: what the page polls to know when to refresh."""
+    with db.read() as session:
+        return queries.ticker(session)
+
+
+@api.get("/index")
+def index(
+    db: DatabaseDep,
+    gpu: Annotated[str, Query(max_length=64)] = "H100-SXM",
+    hub: Annotated[str | None, Query(max_length=100)] = None,
+    period: Annotated[str, Query(pattern="^(hour|day)$")] = "hour",
+    pricing: Annotated[str, Query(pattern="^(on-demand|interruptible)$")] = "on-demand",
+) -> dict[str, Any]:
+    """The price index of one GPU model (optionally one hub): GPU-hour-weighted mean price
+    per period over the exchange's fills, on-demand and interruptible never mixed."""
+    from suanli.catalog import gpu as catalog_gpu
+    from suanli.catalog import reference_price
+
+    name = catalog_gpu(gpu).name
+    bucket_s, window = _INDEX_WINDOWS[period]
+    start = datetime.now(UTC) - window
+    with db.read() as session:
+        points = _index_points(session, name, hub, pricing, start, bucket_s)
+    try:
+        reference: float | None = reference_price(name).cny_per_gpu_hour
+    except NotFound:  # a GPU without a reference price
+        reference = None
+    return {
+        "gpu": name,
+        "hub": hub,
+        "period": period,
+        "pricing": pricing,
+        "points": points,
+        "reference_cny_per_gpu_hour": reference,
+        "method": "GPU-hour-weighted mean per period",
+    }
+
+
+def _index_points(
+    session: Any, gpu: str, hub: str | None, pricing: str, start: datetime, bucket_s: int
+) -> list[dict[str, Any]]:
+    dialect = session.get_bind().dialect.name
+    start_s = int(start.timestamp()) // bucket_s * bucket_s
+    lower = start.replace(tzinfo=None) if dialect == "sqlite" else start
+    weight = Fill.gpus * func.coalesce(Lease.hours, 1.0)
+    bucket = cast((queries.epoch_s(Fill.created_at, dialect) - start_s) / bucket_s, Integer)
+    where = [
+        Fill.gpu == gpu,
+        Fill.created_at >= lower,
+        Fill.interruptible == (pricing == "interruptible"),
+    ]
+    if hub:
+        where.append(func.lower(Fill.hub) == hub.lower())
+    rows = session.execute(
+        select(
+            bucket,
+            func.sum(weight * Fill.price_cny_per_gpu_hour),
+            func.sum(weight),
+            func.count(Fill.id),
+        )
+        .join(Lease, Lease.id == Fill.lease_id, isouter=True)
+        .where(*where)
+        .group_by(bucket)
+        .order_by(bucket)
+    )
+    points = []
+    for b, value, gpu_hours, n in rows:
+        if not gpu_hours:
+            continue
+        t = datetime.fromtimestamp(start_s + int(b) * bucket_s, UTC)
+        points.append(
+            {
+                "t": queries.iso(t),
+                "v": round(float(value) / float(gpu_hours), 4),
+                "gpu_hours": round(float(gpu_hours), 2),
+                "fills": int(n),
+            }
+        )
+    return points
+
+
+@api.get("/utilization")
+def utilization(
+    db: DatabaseDep, hours: Annotated[int, Query(ge=1, le=24 * 366)] = 72
+) -> dict[str, Any]:
+    """Utilization by hub: now, and over the last ``hours`` in about 48 buckets."""
+    with db.read() as session:
+        return {
+            "now": queries.capacity_by_hub(session),
+            "series": queries.utilization_series(session, hours=hours),
+            "hours": hours,
+        }
+
+
+@api.get("/whoami")
+def whoami(caller: RequiredCaller) -> dict[str, Any]:
+    """The key's id, role and tenant (never the key itself)."""
+    return {"key_id": caller.key_id, "role": caller.role, "tenant": caller.tenant}
+
+
+@api.get("/requests")
+def my_requests(
+    db: DatabaseDep,
+    caller: RequiredCaller,
+    page: PageNo = 1,
+    page_size: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 20,
+) -> dict[str, Any]:
+    """The requests this key may see, newest first, one page."""
+    with db.read() as session:
+        return requests_page(session, caller, page_no=page, page_size=page_size).to_dict()
+
+
+@api.get("/requests/{request_id}")
+def request_page(
+    db: DatabaseDep, caller: RequiredCaller, request_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+) -> dict[str, Any]:
+    """One request's placement, per-region RTT and TTFT against target, and cost."""
+    with db.read() as session:
+        return request_detail(session, caller, request_id)
+
+
+router.include_router(api)
