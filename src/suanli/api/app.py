@@ -1,0 +1,80 @@
+"""The exchange's FastAPI application.
+
+``create_app(database_url)`` opens the database (applying migrations), installs the error
+handlers and the metrics/log middleware, and includes every router listed in
+``_routers()``: to add one (market, dashboard), add one line there. ``app_from_env`` is the
+factory ``suanli serve`` hands to uvicorn, so every worker process builds its own app on
+``$SUANLI_DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from suanli.api import errors
+from suanli.api.metrics import Metrics, MetricsMiddleware
+from suanli.store.db import Database
+
+DESCRIPTION = """\
+Suanli (算力) exchange: sellers list idle GPUs (offers), buyers ask in outcome terms
+(requests), get priced previews (quotes) and commit them (orders -> leases and fills).
+
+Authenticate with `Authorization: Bearer <key>` (`suanli admin create-key`). Every POST
+accepts an `Idempotency-Key` header: a retry with the same key and body returns the stored
+response. Lists take `limit` (max 500) and `offset`. Errors are JSON with `error`,
+`message`, `hint`.
+"""
+
+
+def _routers() -> list[APIRouter]:
+    from suanli.api.routes import health, offers, orders, requests, sites
+
+    routers = [health.router, sites.router, offers.router, requests.router, orders.router]
+    # Other engineers' routers: one line each, e.g.
+    # from suanli.api.routes import market; routers.append(market.router)
+    from suanli.web import router as dashboard
+
+    routers.append(dashboard)
+    return routers
+
+
+def create_app(database_url: str | None = None) -> FastAPI:
+    """The exchange on ``database_url`` (else ``$SUANLI_DATABASE_URL``, else the default
+    SQLite file), with migrations applied."""
+    db = Database.connect(database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        db.dispose()
+
+    from suanli import __version__
+
+    app = FastAPI(
+        title="Suanli exchange",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.db = db
+    app.state.metrics = Metrics()
+    app.state.key_cache = {}
+    errors.install(app)
+    for router in _routers():
+        app.include_router(router)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Uvicorn factory: the app on ``$SUANLI_DATABASE_URL`` (set by ``suanli serve``), with
+    structured logs at ``$SUANLI_LOG_LEVEL``."""
+    import os
+
+    from suanli.api.metrics import configure_logging
+
+    configure_logging(os.environ.get("SUANLI_LOG_LEVEL", "INFO"))
+    return create_app()

@@ -1,0 +1,149 @@
+"""Dependencies shared by every router: the database, the caller, pagination.
+
+For a new router (market, web)::
+
+    from fastapi import APIRouter, Depends
+    from suanli.api.deps import Caller, DatabaseDep, get_caller, require_roles
+
+    router = APIRouter(prefix="/market", tags=["market"])
+
+    @router.get("/things")
+    def things(db: DatabaseDep, caller: Caller = Depends(require_roles("buyer", "operator"))):
+        with db.read() as session:
+            ...
+
+then add ``app.include_router(router)`` to :func:`suanli.api.app.create_app` (one line in
+``_ROUTERS``). ``get_caller`` reads ``Authorization: Bearer <key>`` or ``X-API-Key``;
+missing or unknown keys get 401, a wrong role 403. ``optional_caller`` gives None instead
+of 401 for endpoints that are public but show more to a key holder.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from suanli.errors import Forbidden, Unauthorized
+from suanli.store.db import Database
+from suanli.store.keys import Caller, hash_key, lookup_key
+
+__all__ = [
+    "Caller",
+    "DatabaseDep",
+    "PageParams",
+    "get_caller",
+    "get_database",
+    "optional_caller",
+    "require_roles",
+]
+
+MAX_LIMIT = 500
+_KEY_CACHE_TTL_S = 5.0
+
+
+def get_database(request: Request) -> Database:
+    """The app's :class:`Database` (set by ``create_app``)."""
+    db: Database = request.app.state.db
+    return db
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+def _presented_key(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    key = request.headers.get("x-api-key")
+    return key.strip() if key and key.strip() else None
+
+
+def optional_caller(request: Request) -> Caller | None:
+    """The caller if a valid key was presented, None if none was; 401 for an unknown key.
+
+    Known keys are cached per process for a few seconds (a revoked key stops working
+    within ``_KEY_CACHE_TTL_S``), which keeps authentication off the hot path.
+    """
+    secret = _presented_key(request)
+    if secret is None:
+        return None
+    cache: dict[str, tuple[Caller, float]] = request.app.state.key_cache
+    digest = hash_key(secret)
+    now = time.monotonic()
+    hit = cache.get(digest)
+    if hit is not None and hit[1] > now:
+        caller = hit[0]
+    else:
+        with get_database(request).read() as session:
+            found = lookup_key(session, secret)
+        if found is None:
+            raise Unauthorized(
+                "unknown or revoked API key",
+                hint="create one with: suanli admin create-key --role buyer --name NAME",
+            )
+        caller = found
+        if len(cache) > 10_000:
+            cache.clear()
+        cache[digest] = (caller, now + _KEY_CACHE_TTL_S)
+    request.state.key_id = caller.key_id
+    return caller
+
+
+def get_caller(request: Request) -> Caller:
+    """The caller; 401 without a valid key."""
+    caller = optional_caller(request)
+    if caller is None:
+        raise Unauthorized(
+            "this endpoint needs an API key",
+            hint="send 'Authorization: Bearer <key>' (suanli admin create-key makes one)",
+        )
+    return caller
+
+
+def require_roles(*roles: str) -> Callable[[Request], Caller]:
+    """A dependency that admits only keys with one of ``roles`` (403 otherwise)."""
+
+    def dependency(request: Request) -> Caller:
+        caller = get_caller(request)
+        if caller.role not in roles:
+            raise Forbidden(
+                f"a {caller.role} key may not do this",
+                hint="this needs a key with role " + " or ".join(roles),
+            )
+        return caller
+
+    return dependency
+
+
+@dataclass(frozen=True, slots=True)
+class PageParams:
+    """``limit`` (1-500, default 50) and ``offset`` of a list."""
+
+    limit: int
+    offset: int
+
+    def wrap(self, items: list[object], total: int) -> dict[str, object]:
+        nxt = self.offset + len(items)
+        return {
+            "items": items,
+            "total": total,
+            "limit": self.limit,
+            "offset": self.offset,
+            "next_offset": nxt if nxt < total else None,
+        }
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size")] = 50,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1, description="rows to skip")] = 0,
+) -> PageParams:
+    return PageParams(limit=limit, offset=offset)
+
+
+Paging = Annotated[PageParams, Depends(page_params)]

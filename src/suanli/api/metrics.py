@@ -1,0 +1,183 @@
+"""Request metrics and structured access logs, in one pure-ASGI middleware.
+
+``/metrics`` renders the Prometheus text format (version 0.0.4): request counts by method,
+route template and status; a latency histogram by method and route; and, read from the
+database at scrape time, GPUs listed / leased / available by hub. Request counters are per
+worker process (each uvicorn worker keeps its own); the GPU gauges are exact in any worker.
+
+Access logs are one JSON object per line on the ``suanli.access`` logger (method, path,
+route, status, duration, key id), built only when that logger is enabled for INFO.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import func, select
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from suanli.store.db import Database
+from suanli.store.models import Offer
+
+access_log = logging.getLogger("suanli.access")
+
+BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    """Counters and histograms of one process."""
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, str, int], int] = defaultdict(int)
+        self.latency: dict[tuple[str, str], list[float]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests[(method, route, status)] += 1
+        hist = self.latency.get((method, route))
+        if hist is None:
+            hist = self.latency[(method, route)] = [0.0] * (len(BUCKETS_S) + 2)
+        for i, bound in enumerate(BUCKETS_S):
+            if seconds <= bound:
+                hist[i] += 1
+                break
+        hist[-2] += 1  # count
+        hist[-1] += seconds  # sum
+
+    def render(self, db: Database) -> str:
+        """The Prometheus text exposition of this process plus the GPU gauges."""
+        lines = [
+            "# HELP suanli_http_requests_total HTTP requests handled by this worker.",
+            "# TYPE suanli_http_requests_total counter",
+        ]
+        for (method, route, status), n in sorted(self.requests.items()):
+            labels = f'method="{method}",route="{_esc(route)}",status="{status}"'
+            lines.append(f"suanli_http_requests_total{{{labels}}} {n}")
+        lines += [
+            "# HELP suanli_http_request_duration_seconds Time to answer a request.",
+            "# TYPE suanli_http_request_duration_seconds histogram",
+        ]
+        for (method, route), hist in sorted(self.latency.items()):
+            labels = f'method="{method}",route="{_esc(route)}"'
+            cumulative = 0.0
+            for bound, in_bucket in zip(BUCKETS_S, hist, strict=False):
+                cumulative += in_bucket
+                lines.append(
+                    f'suanli_http_request_duration_seconds_bucket{{{labels},le="{bound}"}} '
+                    f"{cumulative:.0f}"
+                )
+            lines.append(
+                f'suanli_http_request_duration_seconds_bucket{{{labels},le="+Inf"}} {hist[-2]:.0f}'
+            )
+            lines.append(f"suanli_http_request_duration_seconds_count{{{labels}}} {hist[-2]:.0f}")
+            lines.append(f"suanli_http_request_duration_seconds_sum{{{labels}}} {hist[-1]:.6f}")
+        lines += _gpu_gauges(db)
+        return "\n".join(lines) + "\n"
+
+
+def _gpu_gauges(db: Database) -> list[str]:
+    with db.read() as session:
+        rows = session.execute(
+            select(
+                Offer.hub,
+                func.coalesce(func.sum(Offer.count), 0),
+                func.coalesce(func.sum(Offer.available), 0),
+            )
+            .where(Offer.status == "open")
+            .group_by(Offer.hub)
+            .order_by(Offer.hub)
+        ).all()
+    out: list[str] = []
+    figures = [(str(hub), int(c), int(c) - int(a), int(a)) for hub, c, a in rows]
+    for column, name, help_text in (
+        (1, "suanli_gpus_listed", "GPUs listed on open offers, by hub."),
+        (2, "suanli_gpus_leased", "GPUs of open offers held by active leases, by hub."),
+        (3, "suanli_gpus_available", "GPUs free to lease, by hub."),
+    ):
+        out += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+        out += [f'{name}{{hub="{_esc(f[0])}"}} {f[column]}' for f in figures]
+    return out
+
+
+def _esc(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class MetricsMiddleware:
+    """Times every HTTP request, counts it by route template and writes the access log."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - start
+            route_obj: Any = scope.get("route")
+            route = getattr(route_obj, "path", None) or "unmatched"
+            method = scope.get("method", "GET")
+            self.metrics.observe(method, route, status, elapsed)
+            if access_log.isEnabledFor(logging.INFO):
+                state = scope.get("state") or {}
+                access_log.info(
+                    json.dumps(
+                        {
+                            "event": "request",
+                            "method": method,
+                            "path": scope.get("path", ""),
+                            "route": route,
+                            "status": status,
+                            "duration_ms": round(elapsed * 1000, 3),
+                            "key_id": state.get("key_id"),
+                        }
+                    )
+                )
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (merged if it is JSON)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        base: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+        }
+        message = record.getMessage()
+        if message.startswith("{"):
+            try:
+                base.update(json.loads(message))
+            except ValueError:
+                base["message"] = message
+        else:
+            base["message"] = message
+        if record.exc_info:
+            base["exc"] = self.formatException(record.exc_info)
+        return json.dumps(base, ensure_ascii=False)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Structured logs on stderr for the ``suanli`` loggers."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger("suanli")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False

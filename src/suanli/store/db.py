@@ -1,0 +1,163 @@
+"""Engine and session helpers: one :class:`Database` per process, per URL.
+
+The URL comes from the caller, else ``SUANLI_DATABASE_URL``, else an SQLite file in the
+user's data directory (created on first run). ``postgresql://`` URLs are mapped to the
+psycopg (v3) driver. SQLite runs in WAL mode with ``synchronous=NORMAL`` and a busy
+timeout, and every write transaction starts with ``BEGIN IMMEDIATE`` so two writers (two
+worker processes, say) never deadlock upgrading a read lock; PostgreSQL runs at READ
+COMMITTED and writers lock the rows they change (conditional updates, ``FOR UPDATE``).
+
+Use it like this (routers get the instance from :func:`suanli.api.deps.get_database`)::
+
+    db = Database.connect(url)          # engine + migrations applied
+    with db.read() as session:          # a plain transaction, rolled back at the end
+        session.scalars(select(Offer)).all()
+    with db.write() as session:         # BEGIN IMMEDIATE on SQLite; committed at the end
+        session.add(Offer(...))
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+from suanli.errors import InvalidRequest
+
+ENV_URL = "SUANLI_DATABASE_URL"
+_IMMEDIATE = "suanli_sqlite_immediate"
+
+
+def default_database_url() -> str:
+    """An SQLite file in the user's data directory (the directory is created here)."""
+    from platformdirs import user_data_dir
+
+    folder = Path(user_data_dir("suanli", appauthor=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'suanli.db'}"
+
+
+def resolve_database_url(url: str | None = None) -> str:
+    """The URL to use: ``url``, else ``$SUANLI_DATABASE_URL``, else the default file.
+
+    ``postgresql://`` and ``postgres://`` become ``postgresql+psycopg://``.
+    """
+    chosen = url or os.environ.get(ENV_URL) or default_database_url()
+    for prefix in ("postgresql://", "postgres://"):
+        if chosen.startswith(prefix):
+            chosen = "postgresql+psycopg://" + chosen[len(prefix) :]
+    try:
+        parsed = make_url(chosen)
+    except Exception as exc:  # SQLAlchemy raises ArgumentError with a terse message
+        raise InvalidRequest(
+            f"cannot read database URL {chosen!r}",
+            field="database_url",
+            hint="use sqlite:///path/to/file.db or postgresql://user@host/db",
+        ) from exc
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise InvalidRequest(
+            f"unsupported database {parsed.get_backend_name()!r}",
+            field="database_url",
+            hint="Suanli runs on SQLite or PostgreSQL",
+        )
+    return chosen
+
+
+def _sqlite_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    database = parsed.database or ""
+    memory = database in ("", ":memory:")
+    if not memory:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    if memory:
+        from sqlalchemy.pool import StaticPool
+
+        kwargs["poolclass"] = StaticPool
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, issue BEGIN (so it can be IMMEDIATE).
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def make_engine(url: str) -> Engine:
+    """An engine tuned for the backend (see the module docstring)."""
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url)
+    pool = os.environ.get("SUANLI_DB_POOL") == "null"
+    if pool:
+        return create_engine(url, poolclass=NullPool)
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+class Database:
+    """An engine plus two session factories: ``read()`` and ``write()``."""
+
+    def __init__(self, url: str, engine: Engine) -> None:
+        self.url = url
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self._read = sessionmaker(bind=engine, expire_on_commit=False)
+        writer = engine.execution_options(**{_IMMEDIATE: True}) if self.is_sqlite else engine
+        self._write = sessionmaker(bind=writer, expire_on_commit=False)
+
+    @classmethod
+    def connect(cls, url: str | None = None, *, migrate: bool = True) -> Database:
+        """Open (and, by default, migrate to the latest schema) the database at ``url``."""
+        resolved = resolve_database_url(url)
+        db = cls(resolved, make_engine(resolved))
+        if migrate:
+            from suanli.store.migrate import upgrade
+
+            upgrade(db.engine)
+        return db
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reads; its transaction is rolled back when the block ends."""
+        session = self._read()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session for writes: committed when the block ends, rolled back on error."""
+        session = self._write()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
