@@ -29,6 +29,9 @@ class Calibration:
     ``attn_compute_efficiency`` fraction of tensor peak reached by attention (prefill)
     ``step_overhead_ms``        fixed cost per forward pass (sampling, scheduling, launch)
     ``layer_overhead_us``       fixed cost per transformer layer (kernel tails, norms, rope)
+    ``prefill_overhead_ms``     extra fixed cost per prefill (request set-up, no CUDA graph)
+    ``prefill_layer_overhead_us`` extra per-layer cost in prefill (kernel launches)
+    ``roofline_sharpness``      p in (mem^p + compute^p)^(1/p) per operator group
     ``allreduce_efficiency``    fraction of per-direction link bandwidth an all-reduce reaches
     ``allreduce_latency_us``    fixed latency per all-reduce
     ``runtime_overhead_gb``     memory per GPU beyond weights and KV (CUDA context, workspace)
@@ -42,6 +45,9 @@ class Calibration:
     attn_compute_efficiency: float = 0.5
     step_overhead_ms: float = 0.3
     layer_overhead_us: float = 10.0
+    prefill_overhead_ms: float = 2.0
+    prefill_layer_overhead_us: float = 20.0
+    roofline_sharpness: float = 3.0
     allreduce_efficiency: float = 0.7
     allreduce_latency_us: float = 12.0
     runtime_overhead_gb: float = 3.0

@@ -52,6 +52,9 @@ FREE_PARAMS: dict[str, tuple[float, float]] = {
     "attn_compute_efficiency": (0.05, 1.0),
     "step_overhead_ms": (0.01, 20.0),
     "layer_overhead_us": (0.1, 200.0),
+    "prefill_overhead_ms": (0.01, 50.0),
+    "prefill_layer_overhead_us": (0.1, 500.0),
+    "roofline_sharpness": (1.0, 8.0),
     "allreduce_efficiency": (0.05, 1.0),
     "allreduce_latency_us": (1.0, 200.0),
 }

@@ -3,12 +3,16 @@
 A roofline per operator group. Each group g moves ``bytes_g`` through HBM and does
 ``flops_g`` on the tensor cores; its time on one GPU of a tensor-parallel group of size t is
 
-    time_g = max( bytes_g / (BW · η_mem,g),  flops_g / (F_prec · η_flops,g) )
+    time_g = ( m_g^p + c_g^p )^(1/p)
+    m_g = bytes_g / (BW · η_mem,g),   c_g = flops_g / (F_prec · η_flops,g)
 
 where BW is the datasheet HBM bandwidth, F_prec the dense tensor peak for the precision, and
-the η are calibrated efficiencies (:class:`~suanli.perf.calibration.Calibration`). The step is
+the η are calibrated efficiencies (:class:`~suanli.perf.calibration.Calibration`); p (the
+roofline sharpness) blends the two sides near the ridge (p → ∞ is the plain max). The step is
 
     step = Σ_g time_g + allreduce + layers · layer_overhead + step_overhead
+
+and a prefill adds its own fixed and per-layer costs (no CUDA graph, request set-up).
 
 Groups: ``attn_proj`` (QKV and output projections), ``attention`` (over the KV cache),
 ``mlp`` (dense MLP layers), ``moe`` (routed + shared experts + router), ``lm_head``.
@@ -119,11 +123,13 @@ class _Roofline:
             flop_eff = cal.compute_efficiency
         t_mem = nbytes / (self.bw * mem_eff)
         t_flop = flops / (peak * flop_eff)
+        p = cal.roofline_sharpness
+        both = (t_mem**p + t_flop**p) ** (1.0 / p) if t_mem > 0 or t_flop > 0 else 0.0
         if t_mem >= t_flop:
-            self.memory_s += t_mem
+            self.memory_s += both
         else:
-            self.compute_s += t_flop
-        self.parts[name] = self.parts.get(name, 0.0) + max(t_mem, t_flop) * 1e3
+            self.compute_s += both
+        self.parts[name] = self.parts.get(name, 0.0) + both * 1e3
         self.bytes += nbytes
         self.flops += flops
 
@@ -282,7 +288,11 @@ def prefill(
         attention=True,
     )
     allreduce = _allreduce_ms(model, gpu, tokens, tp, cal)
-    overhead = cal.step_overhead_ms + model.num_layers * cal.layer_overhead_us * 1e-3
+    overhead = (
+        cal.step_overhead_ms
+        + cal.prefill_overhead_ms
+        + model.num_layers * (cal.layer_overhead_us + cal.prefill_layer_overhead_us) * 1e-3
+    )
     parts = dict(r.parts)
     parts["allreduce"] = allreduce
     parts["overhead"] = overhead
