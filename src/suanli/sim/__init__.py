@@ -1,0 +1,35 @@
+"""Market simulator: a scenario of sites, GPUs and demand replayed hour by hour under
+several placement policies on the same demand, with SLO, cost, utilization and price
+figures and a self-contained HTML report.
+"""
+
+from suanli.sim.loader import BUILTIN_SCENARIOS, load_scenario, parse_scenario
+from suanli.sim.policies import POLICIES, POLICY_LABELS
+from suanli.sim.run import PolicyResult, SimResult, simulate
+from suanli.sim.scenario import (
+    BatchSpec,
+    MarketSpec,
+    Scenario,
+    ServiceProfile,
+    SiteSpec,
+    TrainingSpec,
+    Workload,
+)
+
+__all__ = [
+    "BUILTIN_SCENARIOS",
+    "POLICIES",
+    "POLICY_LABELS",
+    "BatchSpec",
+    "MarketSpec",
+    "PolicyResult",
+    "Scenario",
+    "ServiceProfile",
+    "SimResult",
+    "SiteSpec",
+    "TrainingSpec",
+    "Workload",
+    "load_scenario",
+    "parse_scenario",
+    "simulate",
+]

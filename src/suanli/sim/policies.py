@@ -1,0 +1,217 @@
+"""Placement policies compared by the simulator, each deciding once per period.
+
+* ``nearest``: what buyers do today. Serving goes to the nearest sites (those within the
+  buyers' comfort RTT, or the single nearest), batch jobs to the nearest site with room;
+  prices are the sellers' posted asks.
+* ``cheapest-type``: each workload picks the one GPU type with the lowest cost per request
+  at reference prices and rents it at the nearest sites that hold it within the latency
+  budget; posted asks.
+* ``suanli``: joint placement of all serving demand over every (site, GPU type) that meets
+  each city's latency budget, at least cost (below); batch and training on the cheapest
+  capacity anywhere, batch on interruptible leases; the market clears a uniform price per
+  instrument (GPU type, region).
+
+Suanli's serving problem for one period, with ``x[c,w,s,g]`` replicas of workload ``w``
+for city ``c`` at site ``s`` on GPU type ``g``, ``u[c,w]`` unserved requests/s:
+
+    minimise   Σ ask[s,g] k[w,g] x[c,w,s,g] + M Σ u[c,w]
+    subject to Σ_{s,g} rps[w,g] x[c,w,s,g] + u[c,w] >= need[c,w]          (demand)
+               Σ_{c,w} k[w,g] x[c,w,s,g] <= free[s,g]                       (capacity)
+               x[c,w,s,g] = 0 unless rtt[c,s] <= budget[w,g]                (latency SLO)
+                              and ask[s,g] <= max_price[w]
+               x, u >= 0
+
+solved as an LP (HiGHS) and rounded to whole replicas within capacity.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+from suanli.sim.world import BoolArray, FloatArray, IntArray, World
+
+POLICIES = ("nearest", "cheapest-type", "suanli")
+POLICY_LABELS = {
+    "nearest": "Nearest site (today)",
+    "cheapest-type": "Cheapest single GPU type",
+    "suanli": "Suanli (joint placement + market)",
+}
+UNSERVED_PENALTY_CNY_PER_RPS = 1e4
+
+
+def nearby_sites(world: World, city: int) -> IntArray:
+    """Sites a buyer in ``city`` trusts today: within the comfort RTT, nearest first."""
+    rtt = world.rtt_ms[city]
+    order = np.argsort(rtt, kind="stable")
+    keep = rtt[order] <= max(world.scenario.comfort_rtt_ms, float(rtt[order[0]]))
+    result: IntArray = order[keep]
+    return result
+
+
+def cheapest_type(world: World, cost_per_unit: FloatArray, usable: BoolArray) -> int:
+    """Index of the usable GPU type with the lowest cost per unit of work (-1: none)."""
+    held = world.inventory.sum(axis=0) > 0
+    cost = np.where(usable & held & np.isfinite(cost_per_unit), cost_per_unit, np.inf)
+    return int(np.argmin(cost)) if np.isfinite(cost).any() else -1
+
+
+def _take(
+    replicas: IntArray, free: IntArray, c: int, w: int, s: int, g: int, need: float, world: World
+) -> float:
+    """Rent up to the replicas still needed at (s, g); returns the need left (requests/s)."""
+    k, mu = int(world.gpus_per_replica[w, g]), float(world.rps[w, g])
+    if k == 0 or need <= 0:
+        return need
+    r = min(int(np.ceil(need / mu - 1e-9)), int(free[s, g]) // k)
+    if r > 0:
+        replicas[c, w, s, g] += r
+        free[s, g] -= r * k
+        need -= r * mu
+    return need
+
+
+def _nearest_cells(world: World, c: int, w: int, ask: FloatArray) -> list[tuple[int, int]]:
+    cells: list[tuple[int, int]] = []
+    for s in nearby_sites(world, c):
+        cost = np.where(
+            (world.gpus_per_replica[w] > 0) & (world.inventory[s] > 0),
+            ask[s] * world.gpus_per_replica[w] / np.maximum(world.rps[w], 1e-12),
+            np.inf,
+        )
+        cells.extend(
+            (int(s), int(g)) for g in np.argsort(cost, kind="stable") if np.isfinite(cost[g])
+        )
+    return cells
+
+
+def serve_nearest(
+    world: World, need: FloatArray, free: IntArray, ask: FloatArray, cache: dict[object, object]
+) -> IntArray:
+    """Nearest-site serving: trusted sites nearest first, at each the cheapest type per request."""
+    n_c, n_w, n_s, n_g = world.shape
+    replicas = np.zeros((n_c, n_w, n_s, n_g), dtype=np.int64)
+    free = free.copy()
+    for flat in np.argsort(-need, axis=None, kind="stable"):
+        c, w = divmod(int(flat), n_w)
+        key = ("nearest", c, w)
+        if key not in cache:
+            cache[key] = _nearest_cells(world, c, w, ask)
+        left = float(need[c, w])
+        for s, g in cache[key]:  # type: ignore[attr-defined]
+            if left <= 0:
+                break
+            left = _take(replicas, free, c, w, s, g, left, world)
+    return replicas
+
+
+def serve_cheapest_type(
+    world: World, need: FloatArray, free: IntArray, ask: FloatArray
+) -> IntArray:
+    """One GPU type per workload (cheapest per request at reference prices), nearest sites first
+    among those within the latency budget."""
+    n_c, n_w, n_s, n_g = world.shape
+    replicas = np.zeros((n_c, n_w, n_s, n_g), dtype=np.int64)
+    free = free.copy()
+    for flat in np.argsort(-need, axis=None, kind="stable"):
+        c, w = divmod(int(flat), n_w)
+        cost = world.reference_price * world.gpus_per_replica[w] / np.maximum(world.rps[w], 1e-12)
+        g = cheapest_type(world, cost, world.gpus_per_replica[w] > 0)
+        if g < 0:
+            continue
+        left = float(need[c, w])
+        for s in np.argsort(world.rtt_ms[c], kind="stable"):
+            if world.rtt_ms[c, s] <= world.rtt_budget_ms[w, g] and left > 0:
+                left = _take(replicas, free, c, w, int(s), g, left, world)
+    return replicas
+
+
+def serve_suanli(world: World, need: FloatArray, free: IntArray, ask: FloatArray) -> IntArray:
+    """Joint least-cost serving placement under latency budgets and capacity (LP + rounding)."""
+    n_c, n_w, n_s, n_g = world.shape
+    k = world.gpus_per_replica
+    mu = world.rps
+    max_price = np.array([w.max_price_cny_per_gpu_hour for w in world.scenario.workloads])
+    ok = (
+        (k[None, :, None, :] > 0)
+        & (world.rtt_ms[:, None, :, None] <= world.rtt_budget_ms[None, :, None, :])
+        & (free[None, None, :, :] >= k[None, :, None, :])
+        & (ask[None, None, :, :] <= max_price[None, :, None, None])
+        & (need[:, :, None, None] > 0)
+        & (world.inventory[None, None, :, :] > 0)
+    )
+    cs, ws, ss, gs = np.nonzero(ok)
+    replicas = np.zeros((n_c, n_w, n_s, n_g), dtype=np.int64)
+    if cs.size == 0:
+        return replicas
+    n_x, n_u = cs.size, n_c * n_w
+    cost = np.concatenate([ask[ss, gs] * k[ws, gs], np.full(n_u, UNSERVED_PENALTY_CNY_PER_RPS)])
+    demand_row = cs * n_w + ws
+    capacity_row = n_u + ss * n_g + gs
+    rows = np.concatenate([demand_row, np.arange(n_u), capacity_row])
+    cols = np.concatenate([np.arange(n_x), n_x + np.arange(n_u), np.arange(n_x)])
+    vals = np.concatenate([-mu[ws, gs], -np.ones(n_u), k[ws, gs].astype(np.float64)])
+    a_ub = sp.csr_matrix((vals, (rows, cols)), shape=(n_u + n_s * n_g, n_x + n_u))
+    b_ub = np.concatenate([-need.ravel(), free.ravel().astype(np.float64)])
+    result = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=(0, None), method="highs")
+    x = result.x[:n_x] if result.status == 0 else np.zeros(n_x)
+    whole = np.floor(x + 1e-9).astype(np.int64)
+    np.add.at(replicas, (cs, ws, ss, gs), whole)
+    left_free = free - np.einsum("cwsg,wg->sg", replicas, k)
+    left_need = need - np.einsum("cwsg,wg->cw", replicas, mu)
+    # Round up the fractional replicas, largest fraction first, while capacity lasts.
+    fraction = x - whole
+    candidates = np.nonzero(fraction > 1e-6)[0]
+    for v in candidates[np.argsort(-fraction[candidates], kind="stable")]:
+        c, w, s, g = int(cs[v]), int(ws[v]), int(ss[v]), int(gs[v])
+        if left_need[c, w] > 1e-9 and left_free[s, g] >= k[w, g]:
+            replicas[c, w, s, g] += 1
+            left_free[s, g] -= k[w, g]
+            left_need[c, w] -= mu[w, g]
+    return replicas
+
+
+def serve(
+    policy: str,
+    world: World,
+    need: FloatArray,
+    free: IntArray,
+    ask: FloatArray,
+    cache: dict[object, object] | None = None,
+) -> IntArray:
+    """Replicas ``[c, w, s, g]`` the policy rents this period for serving demand ``need``.
+
+    ``cache`` may hold look-ups that depend only on the asks; clear it when asks move.
+    """
+    if policy == "nearest":
+        return serve_nearest(world, need, free, ask, {} if cache is None else cache)
+    if policy == "cheapest-type":
+        return serve_cheapest_type(world, need, free, ask)
+    return serve_suanli(world, need, free, ask)
+
+
+def job_targets(
+    policy: str, world: World, city: int, usable: BoolArray, ask: FloatArray, max_price: float
+) -> IntArray:
+    """(site, GPU type) cells, flattened as ``s * G + g``, in the order the policy tries them
+    for a batch or training job from ``city``."""
+    n_g = len(world.gpu_types)
+    held = (world.inventory > 0) & usable[None, :] & (ask <= max_price)
+    unit_cost = ask / world.speed[None, :]
+    if policy == "nearest":
+        sites = nearby_sites(world, city)
+        cells = [
+            int(s) * n_g + int(g) for s in sites for g in np.argsort(unit_cost[s]) if held[s, g]
+        ]
+        return np.array(cells, dtype=np.int64)
+    if policy == "cheapest-type":
+        g = cheapest_type(world, world.reference_price / world.speed, usable)
+        if g < 0:
+            return np.zeros(0, dtype=np.int64)
+        sites = np.argsort(world.rtt_ms[city], kind="stable")
+        return np.array([int(s) * n_g + g for s in sites if held[s, g]], dtype=np.int64)
+    flat = np.where(held.ravel(), unit_cost.ravel(), np.inf)
+    order = np.argsort(flat, kind="stable")
+    result: IntArray = order[np.isfinite(flat[order])]
+    return result
