@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -93,15 +94,27 @@ def calibration_cmd(
     refit: Annotated[
         bool, typer.Option("--refit", help="Fit the parameters again to the stored points.")
     ] = False,
+    save: Annotated[
+        Path | None,
+        typer.Option("--save", help="With --refit: write the fitted calibration JSON here."),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Predicted vs measured step times on every calibration point, with the errors."""
+    import json
+
+    from suanli.errors import InvalidRequest
     from suanli.perf import fit
 
+    if save is not None and not refit:
+        raise InvalidRequest("--save needs --refit", field="--save")
     points = fit.calibration_points()
     cal = fit.fit(points) if refit else fit.default_calibration()
     rows = fit.evaluate(points, cal)
     summary = fit.summarize(rows)
+    if save is not None:
+        document = fit.calibration_document(cal, rows)
+        save.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     if json_out:
         print_json(
             {

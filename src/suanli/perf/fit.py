@@ -31,6 +31,7 @@ from suanli.perf.step_model import decode_step, prefill
 __all__ = [
     "CalibrationPoint",
     "CalibrationResult",
+    "calibration_document",
     "calibration_points",
     "default_calibration",
     "evaluate",
@@ -240,6 +241,25 @@ def summarize(rows: Sequence[CalibrationResult]) -> dict[str, Any]:
         for key in sorted({r.source_key for r in rows})
     }
     return out
+
+
+def calibration_document(cal: Calibration, rows: Sequence[CalibrationResult]) -> dict[str, Any]:
+    """The JSON document stored as ``data/calibration.json`` for a fitted calibration."""
+    summary = summarize(rows)
+    sources = ", ".join(sorted({r.source_key for r in rows}))
+    return {
+        "source": (
+            f"fitted by `suanli perf calibration --refit` to {summary['points']} points "
+            f"({sources}): median |error| {100 * summary['median_abs_error']:.1f}%, "
+            f"worst {100 * summary['max_abs_error']:.1f}%"
+        ),
+        "method": (
+            "scipy.optimize.least_squares on log(predicted/measured) with a weak pull toward "
+            "the prior values; runtime_overhead_gb and int4_dequant_factor are not fitted "
+            "(no step-time point constrains them)"
+        ),
+        "params": {k: round(v, 4) for k, v in cal.params().items()},
+    }
 
 
 def fit(
