@@ -100,13 +100,29 @@ def models_cmd(json_out: JsonOpt = False) -> None:
     console.print(
         table(
             "Model architectures",
-            ["name", "family", "layers", "hidden", "heads/kv", "experts (top-k)",
-             "total B", "active B", "KV KB/token (bf16)"],
             [
-                (m.name, m.family + (" +MLA" if m.mla else ""), m.num_layers, m.hidden_size,
-                 f"{m.num_heads}/{m.num_kv_heads}",
-                 f"{m.moe.num_experts} ({m.moe.experts_per_token})" if m.moe else "-",
-                 m.total_params / 1e9, m.active_params / 1e9, m.kv_bytes_per_token() / 1024)
+                "name",
+                "family",
+                "layers",
+                "hidden",
+                "heads/kv",
+                "experts (top-k)",
+                "total B",
+                "active B",
+                "KV KB/token (bf16)",
+            ],
+            [
+                (
+                    m.name,
+                    m.family + (" +MLA" if m.mla else ""),
+                    m.num_layers,
+                    m.hidden_size,
+                    f"{m.num_heads}/{m.num_kv_heads}",
+                    f"{m.moe.num_experts} ({m.moe.experts_per_token})" if m.moe else "-",
+                    m.total_params / 1e9,
+                    m.active_params / 1e9,
+                    m.kv_bytes_per_token() / 1024,
+                )
                 for m in rows
             ],
         )
