@@ -43,9 +43,27 @@ app = typer.Typer(
 
 def _register() -> None:
     # Each module defines `register(app)`; the list below is the whole CLI.
-    from suanli.cli import admin_cmd, bench_cmd, catalog_cmd, demo_cmd, perf_cmd, serve_cmd
+    from suanli.cli import (
+        admin_cmd,
+        bench_cmd,
+        catalog_cmd,
+        demo_cmd,
+        perf_cmd,
+        probe_cmd,
+        serve_cmd,
+        size_cmd,
+    )
 
-    for module in (catalog_cmd, demo_cmd, bench_cmd, perf_cmd, admin_cmd, serve_cmd):
+    for module in (
+        catalog_cmd,
+        demo_cmd,
+        bench_cmd,
+        perf_cmd,
+        admin_cmd,
+        serve_cmd,
+        probe_cmd,
+        size_cmd,
+    ):
         module.register(app)
 
 
