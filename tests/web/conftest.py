@@ -18,7 +18,8 @@ import uvicorn
 from suanli.store import Caller, Database, create_key
 from suanli.store.offers import create_offer
 from suanli.store.orders import place_order
-from suanli.store.requests import create_request
+from suanli.store.requests import create_quote, create_request
+from tests.web.factories import backdate_offers, insert_history
 
 
 def build_app(url: str) -> Any:
@@ -108,6 +109,17 @@ def seed(db: Database) -> tuple[dict[str, str], dict[str, Caller]]:
         }
         req_a = create_request(s, alice, kind="serve", name="alice-chat", spec=spec)
         create_request(s, bob, kind="serve", name="bob-secret-bot", spec=spec)
+        sizing = [{"gpu": "H100-SXM", "tp": 2, "replicas": 8, "gpus": 16, "ttft_ms": 420.0}]
+        placed = [{"offer_id": offers[0].id, "site": "zhongwei", "gpu": "H100-SXM", "gpus": 16}]
+        create_quote(
+            s,
+            alice,
+            req_a,
+            feasible=True,
+            cost_cny_per_hour=16 * 9.8,
+            gpus=16,
+            result={"kind": "serve", "sizing": sizing, "assignments": placed},
+        )
         place_order(s, alice, [(offers[0].id, 16)], request_id=req_a.id, hours=24)
         place_order(s, alice, [(offers[3].id, 8)], hours=12)
         place_order(s, bob, [(offers[1].id, 32)], hours=48)
@@ -121,6 +133,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     app = build_app(url)
     db = app.state.db
     keys, callers = seed(db)
+    backdate_offers(db, days=4)
+    for i, gpu in enumerate(("H20", "A800-SXM-80GB", "H800-SXM", "RTX-4090", "L20")):
+        insert_history(db, 120, hours_back=72, seed=i, gpu=gpu, active_share=0.15, max_hours=8)
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)

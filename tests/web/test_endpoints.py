@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.web.conftest import LiveServer
 
 
@@ -21,12 +23,14 @@ def test_page_and_static_files_are_served(live_server: LiveServer) -> None:
 
 def test_map_has_sites_capacity_and_rings(live_server: LiveServer) -> None:
     with live_server.client() as c:
-        doc = c.get("/api/v1/web/map", params={"city": "beijing"}).json()
+        doc = c.get("/web/api/map", params={"city": "beijing"}).json()
     assert doc["city"]["id"] == "beijing"
     zhongwei = next(s for s in doc["sites"] if s["id"] == "zhongwei")
-    assert zhongwei["gpus_listed"] == 256 + 512
-    assert zhongwei["gpus_leased"] == 16 + 32
-    assert 0 < zhongwei["utilization"] < 1
+    with live_server.client() as c:
+        rows = c.get("/web/api/offers", params={"site": "zhongwei"}).json()["items"]
+    assert zhongwei["gpus_listed"] == sum(o["count"] for o in rows) == 256 + 512
+    assert zhongwei["gpus_leased"] == sum(o["count"] - o["available"] for o in rows) >= 16 + 32
+    assert zhongwei["utilization"] == zhongwei["gpus_leased"] / zhongwei["gpus_listed"]
     beijing_metro = next(s for s in doc["sites"] if s["id"] == "beijing-metro")
     assert beijing_metro["rtt_ms"] < zhongwei["rtt_ms"]
     radii = [r["radius_km"] for r in doc["rings"]]
@@ -35,79 +39,89 @@ def test_map_has_sites_capacity_and_rings(live_server: LiveServer) -> None:
 
 def test_unknown_city_is_a_404_with_suggestions(live_server: LiveServer) -> None:
     with live_server.client() as c:
-        r = c.get("/api/v1/web/map", params={"city": "shangai"})
+        r = c.get("/web/api/map", params={"city": "shangai"})
     assert r.status_code == 404
     assert "shanghai" in r.text.lower()
 
 
 def test_offers_filter_sort_and_paginate(live_server: LiveServer) -> None:
     with live_server.client() as c:
-        h100 = c.get("/api/v1/web/offers", params={"gpu": "H100-SXM"}).json()
+        h100 = c.get("/web/api/offers", params={"gpu": "H100-SXM"}).json()
         assert h100["total"] == 3 and {o["gpu"] for o in h100["items"]} == {"H100-SXM"}
         prices = [o["price_cny_per_gpu_hour"] for o in h100["items"]]
         assert prices == sorted(prices)
         params = {"max_price": 5, "sort": "price", "order": "desc"}
-        cheap = c.get("/api/v1/web/offers", params=params)
+        cheap = c.get("/web/api/offers", params=params)
         got = [o["price_cny_per_gpu_hour"] for o in cheap.json()["items"]]
         assert got == sorted(got, reverse=True) and max(got) <= 5
-        ningxia = c.get("/api/v1/web/offers", params={"hub": "ningxia"}).json()
+        ningxia = c.get("/web/api/offers", params={"hub": "ningxia"}).json()
         assert {o["site"] for o in ningxia["items"]} == {"zhongwei"}
-        p1 = c.get("/api/v1/web/offers", params={"page_size": 4, "sort": "id"}).json()
-        p3 = c.get("/api/v1/web/offers", params={"page_size": 4, "sort": "id", "page": 3}).json()
+        p1 = c.get("/web/api/offers", params={"page_size": 4, "sort": "id"}).json()
+        p3 = c.get("/web/api/offers", params={"page_size": 4, "sort": "id", "page": 3}).json()
         assert p1["total"] == 10 and len(p1["items"]) == 4 and len(p3["items"]) == 2
         assert "seller" not in p1["items"][0]
-        assert c.get("/api/v1/web/offers", params={"sort": "seller"}).status_code == 422
-        assert c.get("/api/v1/web/offers", params={"page_size": 10_000}).status_code == 422
+        assert c.get("/web/api/offers", params={"sort": "seller"}).status_code == 422
+        assert c.get("/web/api/offers", params={"page_size": 10_000}).status_code == 422
 
 
 def test_my_offers_need_a_seller_key(live_server: LiveServer) -> None:
     with live_server.client() as c:
-        assert c.get("/api/v1/web/offers", params={"mine": "true"}).status_code == 401
+        assert c.get("/web/api/offers", params={"mine": "true"}).status_code == 401
     with live_server.client("ningxia-dc") as c:
-        mine = c.get("/api/v1/web/offers", params={"mine": "true"}).json()
+        mine = c.get("/web/api/offers", params={"mine": "true"}).json()
     assert mine["total"] == 5
     with live_server.client("alice-ai") as c:
-        assert c.get("/api/v1/web/offers", params={"mine": "true"}).status_code == 403
+        assert c.get("/web/api/offers", params={"mine": "true"}).status_code == 403
     with live_server.client("exchange") as c:
-        assert c.get("/api/v1/web/offers", params={"mine": "true"}).json()["total"] == 10
+        assert c.get("/web/api/offers", params={"mine": "true"}).json()["total"] == 10
 
 
 def test_fills_ticker_index_and_utilization_are_public(live_server: LiveServer) -> None:
     with live_server.client() as c:
-        fills = c.get("/api/v1/web/fills").json()
-        ticker = c.get("/api/v1/web/ticker").json()
-        index = c.get("/api/v1/web/index", params={"gpu": "H100"}).json()
-        util = c.get("/api/v1/web/utilization", params={"hours": 24}).json()
-        meta = c.get("/api/v1/web/meta").json()
+        fills = c.get("/web/api/fills").json()
+        ticker = c.get("/web/api/ticker").json()
+        index = c.get("/web/api/index", params={"gpu": "H100"}).json()
+        util = c.get("/web/api/utilization", params={"hours": 24}).json()
+        meta = c.get("/web/api/meta").json()
     assert fills["total"] == ticker["fills_total"] >= 3
     assert ticker["latest_fill_id"] == fills["items"][0]["id"]
     assert "buyer" not in fills["items"][0] and "seller" not in fills["items"][0]
     assert index["gpu"] == "H100-SXM" and index["points"]
-    # two H100 fills: 16 GPUs x 24 h at 9.8 and 8 GPUs x 12 h at 10.4
-    expected = (16 * 24 * 9.8 + 8 * 12 * 10.4) / (16 * 24 + 8 * 12)
-    assert abs(sum(p["v"] * p["gpu_hours"] for p in index["points"]) / 480 - expected) < 1e-3
+    # two H100 fills in this hour: 384 GPU-h at 9.8 and 96 GPU-h at 10.4; the 10% trim
+    # cuts 48 GPU-h off each end, leaving 336 at 9.8 and 48 at 10.4
+    latest = index["points"][-1]
+    assert latest["gpu_hours"] == 480 and latest["fills"] == 2
+    assert abs(latest["v"] - (336 * 9.8 + 48 * 10.4) / 384) < 1e-3
     hubs = {h["hub"]: h for h in util["now"]}
-    assert hubs["Ningxia"]["gpus_leased"] == 48
-    assert any(s["points"] for s in util["series"])
+    assert hubs["Ningxia"]["gpus_listed"] == 256 + 512
+    assert hubs["Ningxia"]["gpus_leased"] >= 48
+    ningxia = next(s for s in util["series"] if s["hub"] == "Ningxia")["points"]
+    assert len(ningxia) >= 40 and all(0 <= p["v"] <= 1 for p in ningxia)
+    # the last bucket ends now, so it agrees with the live figure
+    assert abs(ningxia[-1]["v"] - hubs["Ningxia"]["utilization"]) < 1e-3
     assert "H100-SXM" in meta["gpus"] and "shanghai" in {c["id"] for c in meta["cities"]}
 
 
 def test_a_buyer_sees_only_its_own_requests(live_server: LiveServer) -> None:
     with live_server.client("alice-ai") as alice:
-        mine = alice.get("/api/v1/web/requests").json()
+        mine = alice.get("/web/api/requests").json()
         assert [r["name"] for r in mine["items"]] == ["alice-chat"]
-        own = alice.get(f"/api/v1/web/requests/{mine['items'][0]['id']}").json()
+        own = alice.get(f"/web/api/requests/{mine['items'][0]['id']}").json()
         assert own["assignments"] and own["cost_cny_per_hour"] == round(16 * 9.8, 2)
         assert {r["id"] for r in own["regions"]} == {"shanghai", "beijing"}
-        assert all(r["rtt_ms"] > 0 for r in own["regions"])
+        assert own["server_ttft_ms"] == 420.0
+        for region in own["regions"]:
+            assert region["rtt_ms"] > 0
+            assert region["ttft_ms"] == pytest.approx(420.0 + region["rtt_ms"], abs=0.1)
+            assert region["met"] is True  # within the 50 ms RTT budget and 800 ms TTFT
     with live_server.client("bob-ai") as bob:
-        bobs = bob.get("/api/v1/web/requests").json()["items"]
+        bobs = bob.get("/web/api/requests").json()["items"]
         assert [r["name"] for r in bobs] == ["bob-secret-bot"]
-        stolen = bob.get(f"/api/v1/web/requests/{mine['items'][0]['id']}")
+        stolen = bob.get(f"/web/api/requests/{mine['items'][0]['id']}")
         assert stolen.status_code == 404 and "alice" not in stolen.text
     with live_server.client() as anonymous:
-        assert anonymous.get("/api/v1/web/requests").status_code == 401
-        assert anonymous.get("/api/v1/web/whoami").status_code == 401
+        assert anonymous.get("/web/api/requests").status_code == 401
+        assert anonymous.get("/web/api/whoami").status_code == 401
     with live_server.client("exchange") as operator:
-        assert operator.get("/api/v1/web/requests").json()["total"] == 2
-        assert operator.get("/api/v1/web/whoami").json()["role"] == "operator"
+        assert operator.get("/web/api/requests").json()["total"] == 2
+        assert operator.get("/web/api/whoami").json()["role"] == "operator"

@@ -370,11 +370,16 @@ def offers_for(caller: Caller) -> str | None:
 
 
 def fill_window(
-    session: Session, *, gpu: str, hub: str | None, since: datetime
+    session: Session, *, gpu: str, hub: str | None, since: datetime, pricing: str = "on-demand"
 ) -> list[dict[str, Any]]:
-    """The fills of one GPU model (and hub) since ``since``: the index's inputs only."""
+    """The fills of one GPU model, pricing type (and hub) since ``since``: the index's
+    inputs, nothing else."""
     lower = since.replace(tzinfo=None) if _is_sqlite(session) else since
-    where = [Fill.gpu == gpu, Fill.created_at >= lower]
+    where = [
+        Fill.gpu == gpu,
+        Fill.created_at >= lower,
+        Fill.interruptible == (pricing == "interruptible"),
+    ]
     if hub:
         where.append(func.lower(Fill.hub) == hub.lower())
     rows = session.execute(
@@ -383,7 +388,7 @@ def fill_window(
             Fill.gpus,
             Fill.price_cny_per_gpu_hour,
             Fill.interruptible,
-            Fill.hub,
+            Fill.site,
             Lease.hours,
         )
         .join(Lease, Lease.id == Fill.lease_id, isouter=True)
@@ -397,7 +402,7 @@ def fill_window(
             "hours": r.hours,
             "price_cny_per_gpu_hour": r.price_cny_per_gpu_hour,
             "interruptible": bool(r.interruptible),
-            "hub": r.hub,
+            "site": r.site,
         }
         for r in rows
     ]

@@ -38,7 +38,7 @@ def requests_page(session: Session, caller: Caller, *, page_no: int, page_size: 
             "id": r.id,
             "kind": r.kind,
             "name": r.name,
-            "model": (r.spec or {}).get("model") or r.name or None,
+            "model": (r.spec or {}).get("model"),
             "status": r.status,
             "created_at": iso(r.created_at),
         }
@@ -47,21 +47,17 @@ def requests_page(session: Session, caller: Caller, *, page_no: int, page_size: 
     return Page(items, total, page_no, page_size)
 
 
-def _find_number(doc: Any, keys: tuple[str, ...], depth: int = 0) -> float | None:
-    """The first numeric value under any of ``keys`` in a nested quote result."""
-    if depth > 4:
+def _server_ttft_ms(result: Mapping[str, Any] | None, gpus: set[str]) -> float | None:
+    """The TTFT the quote's sizing predicts (queueing + prefill at the percentile) for the
+    GPU model the request was placed on; its cheapest configuration when none matches."""
+    if not result:
         return None
-    if isinstance(doc, Mapping):
-        for k in keys:
-            v = doc.get(k)
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                return float(v)
-        for v in doc.values():
-            found = _find_number(v, keys, depth + 1)
-            if found is not None:
-                return found
-    elif isinstance(doc, list) and doc:
-        return _find_number(doc[0], keys, depth + 1)
+    configs = [c for c in result.get("sizing") or [] if isinstance(c, Mapping)]
+    matching = [c for c in configs if c.get("gpu") in gpus] or configs
+    for config in matching:
+        value = config.get("ttft_ms")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
     return None
 
 
@@ -137,7 +133,9 @@ def request_detail(
     cost = sum(float(a["cost_cny_per_hour"] or 0) for a in live) if live else None
     if cost is None and quote is not None and quote.feasible:
         cost = quote.cost_cny_per_hour
-    server_ttft = _find_number(quote.result if quote else None, ("ttft_ms",))
+    placed_gpus = {str(a["gpu"]) for a in live if a.get("gpu")}
+    server_ttft = _server_ttft_ms(quote.result if quote else None, placed_gpus)
+    result = dict(quote.result or {}) if quote else {}
     regions = _regions(spec, live, server_ttft, model or LatencyModel())
     total_orders = session.scalar(select(func.count(Order.id)).where(Order.request_id == req.id))
     return {
@@ -156,6 +154,8 @@ def request_detail(
         "placement_source": source,
         "orders": int(total_orders or 0),
         "quote_id": quote.id if quote else None,
+        "unplaced_reason": result.get("unplaced_reason"),
+        "explanation": result.get("explanation"),
         "assignments": assignments,
         "regions": regions,
         "spec": spec,

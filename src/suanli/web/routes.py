@@ -1,5 +1,5 @@
 """The dashboard's router: the page at ``/``, its static files, and read endpoints under
-``/api/v1/web`` that return only pages and aggregates.
+``/web/api`` that return only pages and aggregates.
 
 Public (no key): map, offers book, recent fills, ticker, price index, utilization by hub.
 With a key: ``whoami``, the caller's own offers (``mine=true``), its requests and a
@@ -15,17 +15,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import FileResponse, HTMLResponse, Response
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import func, select
 
 from suanli.api.deps import Caller, DatabaseDep, get_caller, optional_caller
 from suanli.errors import NotFound
-from suanli.store.models import Fill, Lease
+from suanli.store.models import Fill
 from suanli.web import queries
 from suanli.web.geography import DEFAULT_CITY, map_document
 from suanli.web.request_view import request_detail, requests_page
 
 router = APIRouter()
-api = APIRouter(prefix="/api/v1/web", tags=["dashboard"])
+api = APIRouter(prefix="/web/api", tags=["dashboard"])
 
 _STATIC_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -34,7 +34,7 @@ _STATIC_TYPES = {
     ".svg": "image/svg+xml",
 }
 _NO_CACHE = {"Cache-Control": "no-cache"}
-_INDEX_WINDOWS = {"hour": (3600, timedelta(days=7)), "day": (86400, timedelta(days=90))}
+_INDEX_WINDOWS = {"hour": timedelta(days=7), "day": timedelta(days=90)}
 
 OptionalCaller = Annotated[Caller | None, Depends(optional_caller)]
 RequiredCaller = Annotated[Caller, Depends(get_caller)]
@@ -165,16 +165,16 @@ def index(
     period: Annotated[str, Query(pattern="^(hour|day)$")] = "hour",
     pricing: Annotated[str, Query(pattern="^(on-demand|interruptible)$")] = "on-demand",
 ) -> dict[str, Any]:
-    """The price index of one GPU model (optionally one hub): GPU-hour-weighted mean price
-    per period over the exchange's fills, on-demand and interruptible never mixed."""
+    """The price index of one GPU model (optionally one hub) from the exchange's fills over
+    the last 7 days (hourly) or 90 days (daily): :func:`suanli.market.price_index`, a
+    GPU-hour-weighted 10% trimmed mean per period; on-demand and interruptible never mix."""
     from suanli.catalog import gpu as catalog_gpu
     from suanli.catalog import reference_price
 
     name = catalog_gpu(gpu).name
-    bucket_s, window = _INDEX_WINDOWS[period]
-    start = datetime.now(UTC) - window
+    start = datetime.now(UTC) - _INDEX_WINDOWS[period]
     with db.read() as session:
-        points = _index_points(session, name, hub, pricing, start, bucket_s)
+        points = _index_points(session, name, hub, pricing, start, period)
     try:
         reference: float | None = reference_price(name).cny_per_gpu_hour
     except NotFound:  # a GPU without a reference price
@@ -186,51 +186,53 @@ def index(
         "pricing": pricing,
         "points": points,
         "reference_cny_per_gpu_hour": reference,
-        "method": "GPU-hour-weighted mean per period",
+        "method": "GPU-hour-weighted 10% trimmed mean (suanli.market.price_index)",
     }
 
 
 def _index_points(
-    session: Any, gpu: str, hub: str | None, pricing: str, start: datetime, bucket_s: int
+    session: Any, gpu: str, hub: str | None, pricing: str, start: datetime, period: str
 ) -> list[dict[str, Any]]:
-    dialect = session.get_bind().dialect.name
-    start_s = int(start.timestamp()) // bucket_s * bucket_s
-    lower = start.replace(tzinfo=None) if dialect == "sqlite" else start
-    weight = Fill.gpus * func.coalesce(Lease.hours, 1.0)
-    bucket = cast((queries.epoch_s(Fill.created_at, dialect) - start_s) / bucket_s, Integer)
-    where = [
-        Fill.gpu == gpu,
-        Fill.created_at >= lower,
-        Fill.interruptible == (pricing == "interruptible"),
+    """The market's price index over the stored fills of one GPU (and hub) since ``start``.
+
+    Fills become market fills on an hours-since-1970 clock; each one's window is its
+    lease's hours (1 h when open-ended), so GPU-hours weight the trimmed mean.
+    """
+    from suanli.market import Fill as MarketFill
+    from suanli.market import Pricing, price_index
+    from suanli.market.orders import Instrument
+
+    kind = Pricing(pricing)
+    rows = queries.fill_window(session, gpu=gpu, hub=hub, since=start, pricing=pricing)
+    fills = []
+    for i, row in enumerate(rows):
+        at_h = row["time"].timestamp() / 3600.0
+        hours = float(row["hours"] or 1.0)
+        fills.append(
+            MarketFill(
+                id=str(i),
+                instrument=Instrument(gpu, row["site"], kind, at_h, at_h + hours),
+                bid_id="",
+                ask_id="",
+                buyer="",
+                seller="",
+                gpus=int(row["gpus"]),
+                price_fen_per_gpu_hour=round(float(row["price_cny_per_gpu_hour"]) * 100),
+                cleared_at_h=at_h,
+            )
+        )
+    now_h = datetime.now(UTC).timestamp() / 3600.0
+    points = price_index(fills, gpu=gpu, period=period, pricing=kind, now_h=now_h)
+    return [
+        {
+            "t": queries.iso(datetime.fromtimestamp(p.start_h * 3600.0, UTC)),
+            "v": round(p.cny_per_gpu_hour, 4),
+            "gpu_hours": round(p.gpu_hours, 2),
+            "fills": p.fills,
+            "stale": p.stale,
+        }
+        for p in points
     ]
-    if hub:
-        where.append(func.lower(Fill.hub) == hub.lower())
-    rows = session.execute(
-        select(
-            bucket,
-            func.sum(weight * Fill.price_cny_per_gpu_hour),
-            func.sum(weight),
-            func.count(Fill.id),
-        )
-        .join(Lease, Lease.id == Fill.lease_id, isouter=True)
-        .where(*where)
-        .group_by(bucket)
-        .order_by(bucket)
-    )
-    points = []
-    for b, value, gpu_hours, n in rows:
-        if not gpu_hours:
-            continue
-        t = datetime.fromtimestamp(start_s + int(b) * bucket_s, UTC)
-        points.append(
-            {
-                "t": queries.iso(t),
-                "v": round(float(value) / float(gpu_hours), 4),
-                "gpu_hours": round(float(gpu_hours), 2),
-                "fills": int(n),
-            }
-        )
-    return points
 
 
 @api.get("/utilization")

@@ -7,7 +7,7 @@ import { drawLineChart } from "./chart.js";
 import { drawLegend, drawMarketMap, drawPlacementMap } from "./map.js";
 import { fmt, fmtTime } from "./svg.js";
 
-const WEB = "/api/v1/web";
+const WEB = "/web/api";
 const POLL_MS = 2000;
 
 const state = {
@@ -304,7 +304,7 @@ async function loadRequests() {
     data = await getJson(`${WEB}/requests`, { page: r.page, page_size: r.pageSize });
   } catch (err) {
     tbody.innerHTML = "";
-    emptyRow(tbody, 5, explain(err));
+    emptyRow(tbody, 6, explain(err));
     return;
   }
   tbody.innerHTML = "";
@@ -315,13 +315,14 @@ async function loadRequests() {
     a.href = `#/request/${encodeURIComponent(q.id)}`;
     a.textContent = q.id;
     cell(tr, a);
+    cell(tr, q.name || "–");
     cell(tr, q.kind);
     cell(tr, q.model || "–");
     cell(tr, q.status);
     cell(tr, fmtTime(q.created_at));
     tbody.appendChild(tr);
   }
-  if (!data.items.length) emptyRow(tbody, 5, "No requests visible to this key");
+  if (!data.items.length) emptyRow(tbody, 6, "No requests visible to this key");
   $("requests-count").textContent = `${data.total} visible to this key`;
   pager($("requests-pager"), { page: data.page, pageSize: data.page_size, total: data.total }, (p) => {
     r.page = p;
@@ -333,13 +334,15 @@ async function loadRequest(id) {
   const body = $("req-body");
   const regionsBody = $("req-regions").querySelector("tbody");
   const assignBody = $("req-assign").querySelector("tbody");
+  const grid = $("view-request").querySelector(".grid2");
   body.innerHTML = "";
   regionsBody.innerHTML = "";
   assignBody.innerHTML = "";
   $("req-title").textContent = `Request ${id}`;
+  body.className = "";
   if (!apiKey()) {
     body.textContent = "Enter an API key above to see this request.";
-    drawPlacementMap($("req-map"), [], []);
+    grid.hidden = true;
     return;
   }
   let q;
@@ -348,10 +351,11 @@ async function loadRequest(id) {
   } catch (err) {
     body.textContent = explain(err);
     body.className = "denied";
-    drawPlacementMap($("req-map"), [], []);
+    grid.hidden = true;
     return;
   }
   body.className = "";
+  grid.hidden = false;
   const dl = document.createElement("dl");
   dl.className = "kv";
   const add = (k, v) => {
@@ -369,6 +373,12 @@ async function loadRequest(id) {
   if (q.tpot_target_ms) add("TPOT target", `${fmt(q.tpot_target_ms, 0)} ms`);
   add("Cost", q.cost_cny_per_hour != null ? `${fmt(q.cost_cny_per_hour)} CNY/h` : "not placed yet");
   add("Created", `${fmtTime(q.created_at)} UTC`);
+  if (q.server_ttft_ms != null) add("Server TTFT", `${fmt(q.server_ttft_ms, 0)} ms (sizing, before network)`);
+  if (q.placement_source === "quote") add("Placement", "quoted preview (not committed yet)");
+  if (q.unplaced_reason) add("Not placed", q.unplaced_reason);
+  if (q.explanation && q.explanation.reason) {
+    add("Why", `${q.explanation.reason} (${q.explanation.considered} options considered)`);
+  }
   body.appendChild(dl);
   for (const r of q.regions) {
     const tr = document.createElement("tr");

@@ -89,7 +89,7 @@ function radiusFor(gpus, maxGpus) {
 
 /**
  * Draw sites (circles sized by GPUs listed, coloured by utilization), demand cities and the
- * latency rings around the chosen city. `data` is the document from /api/v1/web/map.
+ * latency rings around the chosen city. `data` is the document from /web/api/map.
  */
 export function drawMarketMap(svg, data, { onSiteClick } = {}) {
   while (svg.firstChild) svg.removeChild(svg.firstChild);
