@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as note_event
@@ -17,7 +19,6 @@ from suanli.market import (
     apply,
     ask,
     bid,
-    cancel,
     clear,
     instrument,
     meter,
@@ -126,7 +127,7 @@ def event_sequences(draw: st.DrawFn) -> list[tuple[str, int, int, int]]:
                         "deposit",
                         "cancel_order",
                     ]
-                ),  # fmt: skip
+                ),
                 st.integers(0, 9),
                 st.integers(1, 6),
                 st.integers(0, 5),
@@ -177,7 +178,7 @@ def _gpus_exclusive(state: MarketState) -> None:
             spans.setdefault(g, []).append((lease.activated_at_h, stop))
     for intervals in spans.values():
         intervals.sort()
-        for (_, end), (start, _) in zip(intervals, intervals[1:], strict=False):
+        for (_, end), (start, _) in itertools.pairwise(intervals):
             assert start >= end
 
 
@@ -217,9 +218,8 @@ def test_random_sequences_keep_every_invariant(
         for lease in state.leases.leases.values():
             if lease.state in (LeaseState.ENDED, LeaseState.PREEMPTED, LeaseState.CANCELLED):
                 assert state.ledger.balance(lease.escrow_account) == 0
-    note_event(
-        f"leases that ran: {min(sum(x.activated_at_h is not None for x in state.leases.leases.values()), 3)}"
-    )
+    ran = sum(x.activated_at_h is not None for x in state.leases.leases.values())
+    note_event(f"leases that ran: {min(ran, 3)}")
     note_event(
         f"preempted: {any(x.state is LeaseState.PREEMPTED for x in state.leases.leases.values())}"
     )

@@ -35,6 +35,12 @@ def _routers() -> list[APIRouter]:
     routers = [health.router, sites.router, offers.router, requests.router, orders.router]
     # Other engineers' routers: one line each, e.g.
     # from suanli.api.routes import market; routers.append(market.router)
+    from suanli.api.routes import market
+
+    routers.append(market.router)
+    from suanli.api.routes import verifications
+
+    routers.append(verifications.router)
     from suanli.web import router as dashboard
 
     routers.append(dashboard)

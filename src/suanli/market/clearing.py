@@ -250,23 +250,31 @@ def clear(
     orders: Sequence[Order] = book.orders if isinstance(book, OrderBook) else list(book)
     if instrument is not None:
         orders = [o for o in orders if o.instrument == instrument]
+    n = len(orders)
+    # Instrument codes: books share Instrument objects, so look them up by identity first
+    # (hashing a dataclass per order is the slowest part of the conversion).
     codes: dict[Instrument, int] = {}
-    group = np.fromiter(
-        (codes.setdefault(o.instrument, len(codes)) for o in orders), np.int64, len(orders)
-    )
-    # Renumber instrument codes in sorted instrument order so output order is canonical.
+    by_identity: dict[int, int] = {}
+    raw = np.empty(n, dtype=np.int64)
+    for k, o in enumerate(orders):
+        inst = o.instrument
+        code = by_identity.get(id(inst))
+        if code is None:
+            code = codes.setdefault(inst, len(codes))
+            by_identity[id(inst)] = code
+        raw[k] = code
     ordered = sorted(codes)
-    remap = np.array([0] * len(codes), dtype=np.int64)
-    for new, inst in enumerate(ordered):
-        remap[codes[inst]] = new
-    group = remap[group] if len(group) else group
-    is_bid = np.fromiter((o.side is Side.BID for o in orders), bool, len(orders))
-    price = np.fromiter((o.price_fen_per_gpu_hour for o in orders), np.int64, len(orders))
-    qty = np.fromiter((o.quantity_gpus for o in orders), np.int64, len(orders))
-    aon = np.fromiter((o.all_or_nothing for o in orders), bool, len(orders))
+    remap = np.zeros(len(codes), dtype=np.int64)
+    for new_code, inst in enumerate(ordered):
+        remap[codes[inst]] = new_code
+    group = remap[raw] if n else raw
+    is_bid = np.fromiter((o.side is Side.BID for o in orders), bool, n)
+    price = np.fromiter((o.price_fen_per_gpu_hour for o in orders), np.int64, n)
+    qty = np.fromiter((o.quantity_gpus for o in orders), np.int64, n)
+    aon = np.fromiter((o.all_or_nothing for o in orders), bool, n)
     rank = _time_rank(orders)
     result = clear_arrays(group, is_bid, price, qty, aon, rank, len(ordered))
-    return _to_result(orders, ordered, result, at_h, fill_prefix)
+    return _to_result(orders, ordered, group, is_bid, result, at_h, fill_prefix)
 
 
 def _time_rank(orders: Sequence[Order]) -> IntArray:
@@ -274,10 +282,10 @@ def _time_rank(orders: Sequence[Order]) -> IntArray:
     seq = np.fromiter(
         (o.seq if o.seq >= 0 else i for i, o in enumerate(orders)), np.int64, len(orders)
     )
-    if len(np.unique(seq)) == len(seq):
+    if len(seq) < 2 or bool(np.all(seq[1:] > seq[:-1])) or len(np.unique(seq)) == len(seq):
         return seq
-    ids = np.array([o.id for o in orders], dtype=object)
-    order = sorted(range(len(orders)), key=lambda i: (seq[i], ids[i]))
+    ids = [o.id for o in orders]
+    order = sorted(range(len(orders)), key=lambda i: (int(seq[i]), ids[i]))
     rank = np.empty(len(orders), dtype=np.int64)
     rank[order] = np.arange(len(orders))
     return rank
@@ -286,20 +294,17 @@ def _time_rank(orders: Sequence[Order]) -> IntArray:
 def _to_result(
     orders: Sequence[Order],
     instruments: Sequence[Instrument],
+    group: IntArray,
+    is_bid: BoolArray,
     arrays: ArrayClearing,
     at_h: float,
     fill_prefix: str,
 ) -> ClearingResult:
-    counts_b = np.zeros(len(instruments), dtype=np.int64)
-    counts_a = np.zeros(len(instruments), dtype=np.int64)
+    n_groups = len(instruments)
+    counts_b = np.bincount(group[is_bid], minlength=n_groups)
+    counts_a = np.bincount(group[~is_bid], minlength=n_groups)
     per_inst: list[InstrumentClearing] = []
-    by_inst: dict[Instrument, list[Order]] = {}
-    for o in orders:
-        by_inst.setdefault(o.instrument, []).append(o)
     for g, inst in enumerate(instruments):
-        sides = [o.side for o in by_inst[inst]]
-        counts_b[g] = sides.count(Side.BID)
-        counts_a[g] = len(sides) - counts_b[g]
         traded = int(arrays.volume[g]) > 0
         per_inst.append(
             InstrumentClearing(
@@ -315,30 +320,21 @@ def _to_result(
                 method="aon-exact" if arrays.aon_group[g] else "sort",
             )
         )
-    prices = {c.instrument: c.price_fen_per_gpu_hour for c in per_inst}
+    trade_price = arrays.price[group[arrays.trade_bid]].tolist()
     fills = tuple(
         Fill(
-            id=f"{fill_prefix}{n}",
-            instrument=orders[b].instrument,
-            bid_id=orders[b].id,
-            ask_id=orders[a].id,
-            buyer=orders[b].account,
-            seller=orders[a].account,
-            gpus=int(q),
-            price_fen_per_gpu_hour=prices[orders[b].instrument] or 0,
-            cleared_at_h=at_h,
-            priority=orders[b].priority,
+            f"{fill_prefix}{k}", instruments[g], orders[b].id, orders[a].id, orders[b].account,
+            orders[a].account, q, p, at_h, orders[b].priority,
         )
-        for n, (b, a, q) in enumerate(
-            zip(
-                arrays.trade_bid.tolist(),
-                arrays.trade_ask.tolist(),
-                arrays.trade_gpus.tolist(),
-                strict=True,
-            )
+        for k, (b, a, q, p, g) in enumerate(
+            zip(arrays.trade_bid.tolist(), arrays.trade_ask.tolist(),
+                arrays.trade_gpus.tolist(), trade_price, group[arrays.trade_bid].tolist(),
+                strict=True)
         )
-    )
-    filled = {orders[i].id: int(q) for i, q in enumerate(arrays.fill.tolist()) if q > 0}
+    )  # fmt: skip
+    filled_idx = np.flatnonzero(arrays.fill)
+    done = arrays.fill[filled_idx].tolist()
+    filled = {orders[i].id: q for i, q in zip(filled_idx.tolist(), done, strict=True)}
     return ClearingResult(at_h, fills, tuple(per_inst), MappingProxyType(filled))
 
 

@@ -18,15 +18,24 @@ carries the last value forward, flagged ``stale``, while the latest fill is no o
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from suanli.errors import InvalidRequest
+from suanli.errors import InvalidRequest, SuanliError
 from suanli.market.clearing import Fill
-from suanli.market.orders import FEN_PER_CNY, Pricing, hub_contains, resolve_gpu, resolve_hub
+from suanli.market.orders import (
+    FEN_PER_CNY,
+    Pricing,
+    fen,
+    hub_contains,
+    instrument,
+    resolve_gpu,
+    resolve_hub,
+)
 
 PERIOD_H = {"hour": 1.0, "day": 24.0}
 DEFAULT_STALENESS_H = {"hour": 6.0, "day": 72.0}
@@ -128,3 +137,51 @@ def price_index(
                            0.0, 0, True, end_h - last[1])
             )  # fmt: skip
     return points
+
+
+def fills_from_records(records: Iterable[Mapping[str, Any]]) -> list[Fill]:
+    """Fills from plain records (``gpu, site, interruptible, gpus, price_cny_per_gpu_hour,
+    hours, at_h``), e.g. the service's direct orders; records that do not resolve are skipped."""
+    out = []
+    for r in records:
+        try:
+            pricing = Pricing.INTERRUPTIBLE if r.get("interruptible") else Pricing.ON_DEMAND
+            at = float(r["at_h"])
+            inst = instrument(str(r["gpu"]), str(r["site"]), pricing, at, at + float(r["hours"]))
+            out.append(
+                Fill(str(r["id"]), inst, "", "", str(r.get("buyer", "")),
+                     str(r.get("seller", "")), int(r["gpus"]),
+                     fen(float(r["price_cny_per_gpu_hour"])), at)
+            )  # fmt: skip
+        except (SuanliError, KeyError, ValueError, TypeError):
+            continue
+    return out
+
+
+def index_document(
+    fills: Sequence[Fill],
+    records: Iterable[Mapping[str, Any]] = (),
+    *,
+    gpu: str,
+    hub: str | None = None,
+    period: str = "hour",
+    pricing: str = "on-demand",
+    now_h: float | None = None,
+    staleness_h: float | None = None,
+) -> dict[str, Any]:
+    """The index as one JSON-ready document (what the API and ``suanli index`` print)."""
+    points = price_index(
+        [*fills, *fills_from_records(records)], gpu=gpu, hub=hub, period=period,
+        pricing=pricing, now_h=now_h, staleness_h=staleness_h,
+    )  # fmt: skip
+    stale_h = DEFAULT_STALENESS_H.get(period, 0.0) if staleness_h is None else staleness_h
+    return {
+        "gpu": resolve_gpu(gpu),
+        "hub": resolve_hub(hub) if hub else None,
+        "period": period,
+        "pricing": pricing,
+        "method": "GPU-hour-weighted mean, 10% of GPU-hours trimmed each side; "
+        f"carried forward at most {stale_h:g} h",
+        "latest_cny_per_gpu_hour": points[-1].cny_per_gpu_hour if points else None,
+        "points": [asdict(p) for p in points],
+    }

@@ -1,0 +1,94 @@
+"""The market through HTTP: roles, clearing, fills and leases per tenant, balances, index."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from suanli.api.app import create_app
+from tests.service.conftest import Exchange, TestClient, make_keys
+
+
+@pytest.fixture
+def ex(tmp_path: Path) -> Iterator[Exchange]:
+    url = f"sqlite:///{tmp_path / 'market.db'}"
+    app = create_app(url)
+    headers, ids = make_keys(app)
+    with TestClient(app) as client:
+        yield Exchange(client=client, url=url, headers=headers, key_ids=ids)
+
+
+def _window() -> tuple[float, float]:
+    start = float(int(time.time() / 3600))
+    return start, start + 4
+
+
+def _order(side: str, price: float, qty: int, **extra: object) -> dict[str, object]:
+    start, end = _window()
+    return {"side": side, "gpu": "H100", "hub": "zhongwei", "pricing": "on-demand",
+            "start_h": start, "end_h": end, "price_cny_per_gpu_hour": price,
+            "quantity_gpus": qty, **extra}  # fmt: skip
+
+
+def test_market_round_trip(ex: Exchange) -> None:
+    c = ex.client
+    r = c.post("/market/orders", json=_order("ask", 8.0, 8), headers=ex.as_("seller_a"))
+    assert r.status_code == 201, r.text
+    assert c.post("/market/orders", json=_order("ask", 8.0, 8),
+                  headers=ex.as_("buyer_a")).status_code == 403  # fmt: skip
+    r = c.post("/market/orders", json=_order("bid", 12.0, 8, all_or_nothing=True),
+               headers=ex.as_("buyer_a", **{"Idempotency-Key": "k1"}))  # fmt: skip
+    assert r.status_code == 201, r.text
+    again = c.post("/market/orders", json=_order("bid", 12.0, 8, all_or_nothing=True),
+                   headers=ex.as_("buyer_a", **{"Idempotency-Key": "k1"}))  # fmt: skip
+    assert again.json()["id"] == r.json()["id"]
+    assert c.get("/market/orders", headers=ex.as_("operator")).json()["total"] == 2
+    assert c.get("/market/orders", headers=ex.as_("buyer_b")).json()["total"] == 0
+    bad = c.post("/market/orders", json=_order("bid", 12.0, 8, gpu="Z9000"),
+                 headers=ex.as_("buyer_a"))  # fmt: skip
+    assert bad.status_code == 422 and "gpu" in bad.text
+
+    assert c.post("/market/clear", headers=ex.as_("buyer_a")).status_code == 403
+    r = c.post("/market/clear", headers=ex.as_("operator"))
+    assert r.status_code == 200, r.text
+    assert r.json()["fills"] == 1 and r.json()["instruments"][0]["price_cny_per_gpu_hour"] == 10
+
+    fills = c.get("/market/fills", headers=ex.as_("buyer_a")).json()
+    assert fills["total"] == 1 and fills["items"][0]["gpus"] == 8
+    assert c.get("/market/fills", headers=ex.as_("buyer_b")).json()["total"] == 0
+    assert c.get("/market/fills", headers=ex.as_("seller_a")).json()["total"] == 1
+
+    leases = c.get("/market/leases", headers=ex.as_("buyer_a")).json()["items"]
+    lease_id = leases[0]["id"]
+    assert c.post(f"/market/leases/{lease_id}/activate",
+                  headers=ex.as_("buyer_b")).status_code == 404  # fmt: skip
+    r = c.post(f"/market/leases/{lease_id}/activate", headers=ex.as_("buyer_a"))
+    assert r.status_code == 200 and r.json()["state"] == "active"
+    r = c.post(f"/market/leases/{lease_id}/cancel", headers=ex.as_("buyer_a"))
+    assert r.json()["state"] == "cancelled"
+    ops = c.get("/market/balances", headers=ex.as_("operator")).json()
+    assert ops["total_fen"] == 0
+    mine = c.get("/market/balances", headers=ex.as_("buyer_a")).json()["balances_cny"]
+    assert set(mine) == {"buyer:alpha-ai"}
+
+    index = c.get("/api/v1/index", params={"gpu": "H100", "hub": "west", "period": "hour"})
+    assert index.status_code == 200
+    body = index.json()
+    assert body["gpu"] == "H100-SXM" and body["latest_cny_per_gpu_hour"] == 10.0
+    assert c.get("/index", params={"gpu": "Z9000"}).status_code in (404, 422)
+
+
+def test_market_state_survives_restart(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    app = create_app(url)
+    headers, _ = make_keys(app)
+    with TestClient(app) as c:
+        c.post("/market/orders", json=_order("ask", 8.0, 4), headers=headers["seller_a"])
+        c.post("/market/orders", json=_order("bid", 9.0, 4), headers=headers["buyer_a"])
+        c.post("/market/clear", headers=headers["operator"])
+    with TestClient(create_app(url)) as c:
+        fills = c.get("/market/fills", headers=headers["operator"]).json()
+        assert fills["total"] == 1 and fills["items"][0]["price_cny_per_gpu_hour"] == 8.5
