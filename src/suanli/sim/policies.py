@@ -1,8 +1,8 @@
 """Placement policies compared by the simulator, each deciding once per period.
 
 * ``nearest``: what buyers do today. Serving goes to the nearest sites (those within the
-  buyers' comfort RTT, or the single nearest), batch jobs to the nearest site with room;
-  prices are the sellers' posted asks.
+  buyers' comfort RTT, or the single nearest); batch and training jobs to the nearest site
+  with room; prices are the sellers' posted asks.
 * ``cheapest-type``: each workload picks the one GPU type with the lowest cost per request
   at reference prices and rents it at the nearest sites that hold it within the latency
   budget; posted asks.
@@ -200,7 +200,7 @@ def job_targets(
     held = (world.inventory > 0) & usable[None, :] & (ask <= max_price)
     unit_cost = ask / world.speed[None, :]
     if policy == "nearest":
-        sites = nearby_sites(world, city)
+        sites = np.argsort(world.rtt_ms[city], kind="stable")
         cells = [
             int(s) * n_g + int(g) for s in sites for g in np.argsort(unit_cost[s]) if held[s, g]
         ]

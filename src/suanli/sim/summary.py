@@ -1,0 +1,102 @@
+"""A run's figures as plain JSON-ready values (for ``--json``, the bench and the API)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+
+from suanli.sim.run import PolicyResult, SimResult
+
+
+def _clean(x: float) -> float | None:
+    return round(float(x), 6) if math.isfinite(x) else None
+
+
+def utilization_summary(result: SimResult, p: PolicyResult) -> dict[str, Any]:
+    """Mean utilization: western hubs, metro, all sites, by region and by site."""
+    w = result.world
+    inv = w.inventory.sum(axis=1).astype(np.float64)
+    used = p.util_site_hourly.mean(axis=0) * inv
+    roles = np.array([r if r in ("metro", "central") else "" for r in w.regions])
+
+    def share(mask: np.ndarray) -> float | None:
+        return _clean(used[mask].sum() / inv[mask].sum()) if inv[mask].sum() > 0 else None
+
+    return {
+        "western_hubs": share(w.west),
+        "metro": share(roles == "metro"),
+        "all": share(np.ones(len(inv), dtype=bool)),
+        "by_region": {
+            name: _clean(float(p.util_region_hourly[:, r].mean()))
+            for r, name in enumerate(w.region_names)
+        },
+        "by_site": {
+            sid: _clean(float(p.util_site_hourly[:, s].mean())) for s, sid in enumerate(w.site_ids)
+        },
+    }
+
+
+def policy_summary(result: SimResult, p: PolicyResult) -> dict[str, Any]:
+    """One policy's headline figures."""
+    w = result.world
+    index = p.price_index_daily
+    return {
+        "label": p.label,
+        "utilization": utilization_summary(result, p),
+        "western_market_gpu_hours": _clean(float(p.market_gpu_hours_by_site[w.west].sum())),
+        "cost_cny_per_million_tokens": {
+            k: _clean(v) for k, v in p.cost_cny_per_million_tokens.items()
+        },
+        "serving_spend_cny": _clean(p.serving_spend_cny),
+        "tokens_served": _clean(p.tokens_served),
+        "requests_timed_out": p.requests_timed_out,
+        "slo": [
+            {k: (_clean(v) if isinstance(v, float) else v) for k, v in asdict(row).items()}
+            for row in p.slo
+        ],
+        "seller_revenue_cny": _clean(p.revenue_cny),
+        "seller_revenue_by_site_cny": {
+            sid: _clean(float(p.revenue_by_site_cny[s])) for s, sid in enumerate(w.site_ids)
+        },
+        "price_index_cny_per_gpu_hour": {
+            g: [_clean(float(x)) for x in index[:, j]] for j, g in enumerate(w.gpu_types)
+        },
+        "batch": {
+            "jobs": result.demand.batch.size,
+            "done": p.batch_jobs_done,
+            "on_time": p.batch_jobs_on_time,
+            "preempted_gpu_hours": _clean(p.batch_preempted_gpu_hours),
+            "preemptions": p.batch_preemptions,
+        },
+        "training": {
+            "jobs": result.demand.training.size,
+            "placed": p.training_jobs_placed,
+            "mean_wait_hours": _clean(p.training_wait_hours_mean),
+        },
+    }
+
+
+def summary(result: SimResult) -> dict[str, Any]:
+    """The whole run: scenario facts, demand and every policy's figures."""
+    from suanli.sim.report import findings
+
+    sc, w = result.scenario, result.world
+    return {
+        "scenario": sc.name,
+        "days": result.days,
+        "seed": result.seed,
+        "sites": len(w.site_ids),
+        "gpus": int(w.inventory.sum()),
+        "cities": list(w.cities),
+        "simulated_requests": result.requests,
+        "requests_per_day_simulated": _clean(result.requests / result.days),
+        "request_scale": sc.request_scale,
+        "batch_jobs": result.demand.batch.size,
+        "training_jobs": result.demand.training.size,
+        "elapsed_s": round(result.elapsed_s, 3),
+        "findings": findings(result),
+        "policies": {name: policy_summary(result, p) for name, p in result.policies.items()},
+    }
