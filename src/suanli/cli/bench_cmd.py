@@ -18,3 +18,33 @@ def register(app: typer.Typer) -> None:
 
 # Benchmark commands are added below, one function per benchmark, each importing its
 # implementation lazily: @bench_app.command("placement") etc.
+
+
+@bench_app.command("market")
+def bench_market(
+    orders: int = typer.Option(100_000, "--orders", help="book size to clear"),
+    baseline_orders: int = typer.Option(10_000, "--baseline-orders", help="baseline book size"),
+    as_json: bool = typer.Option(True, "--json/--no-json", help="print one JSON document"),
+) -> None:
+    """Clear a synthetic book of ORDERS orders; baseline: a naive pure-Python price scan."""
+    from suanli.cli.common import print_json
+    from suanli.market.bench import run
+
+    print_json(run(n_orders=orders, baseline_orders=baseline_orders))
+
+
+@bench_app.command("sim")
+def bench_sim(
+    days: float = typer.Option(30.0, "--days", help="days of the China 2025 market to simulate"),
+    seed: int = typer.Option(0, "--seed", help="random seed for the demand"),
+    baseline_requests: int = typer.Option(
+        20_000, "--baseline-requests", help="requests the scalar baseline evaluates"
+    ),
+    as_json: bool = typer.Option(True, "--json/--no-json", help="print one JSON document"),
+) -> None:
+    """A month of the national market (15 sites, 60,000 requests a day) under all three
+    policies; baseline: per-request latency evaluation in plain Python."""
+    from suanli.cli.common import print_json
+    from suanli.sim.bench import run
+
+    print_json(run(days=days, seed=seed, baseline_requests=baseline_requests))
