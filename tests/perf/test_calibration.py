@@ -18,7 +18,8 @@ def test_every_point_has_a_source_and_a_method() -> None:
     for p in points:
         assert p.source and p.method and p.measured_ms > 0
         assert p.kind in ("decode", "prefill")
-    assert {p.gpu for p in points} >= {"A100-SXM-80GB", "H100-SXM"}
+    assert {p.gpu for p in points} >= {"A100-SXM-80GB", "H100-SXM", "H200-SXM", "L40S"}
+    assert not any(p.split_kv for p in points if p.source_key == "suanli-h200")
 
 
 def test_shipped_calibration_is_sane() -> None:
@@ -34,8 +35,12 @@ def test_error_on_calibration_points_meets_the_target() -> None:
     summary = fitting.summarize(rows)
     assert summary["points"] == len(rows)
     assert summary["median_abs_error"] <= 0.10
-    # The worst point is reported by `suanli perf calibration`; see README for the table.
+    # The worst point (Llama-2-70B TP4 prefill of 128 tokens: lmdeploy 74 ms, TensorRT-LLM
+    # 47 ms for the same configuration) cannot be met by any one model within 25%.
     assert summary["max_abs_error"] <= 0.35
+    own = summary["by_source"]["suanli-h200"]
+    assert own["points"] >= 20
+    assert own["median_abs_error"] <= 0.10 and own["max_abs_error"] <= 0.25
 
 
 def test_fit_recovers_known_parameters() -> None:
@@ -44,7 +49,7 @@ def test_fit_recovers_known_parameters() -> None:
     )
     points = [
         dataclasses.replace(p, measured_ms=fitting.predict_ms(p, truth))
-        for p in fitting.calibration_points()
+        for p in fitting.calibration_points()[::3]
     ]
     fitted = fitting.fit(
         points,

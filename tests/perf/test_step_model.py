@@ -10,6 +10,7 @@ from suanli.catalog import gpu, model, reference_price
 from suanli.errors import InvalidRequest
 from suanli.perf import (
     decode_step,
+    default_calibration,
     expected_experts_touched,
     max_tokens_in_memory,
     memory_fit,
@@ -181,3 +182,15 @@ def test_step_time_grows_with_batch_and_context(batch: int, context: int, name: 
     assert decode_step(arch, card, batch=batch + 1, context=context, tp=tp).step_ms > base.step_ms
     assert decode_step(arch, card, batch=batch, context=context + 64, tp=tp).step_ms > base.step_ms
     assert base.step_ms > 0 and base.tokens_per_s > 0
+
+
+def test_small_batch_attention_without_split_kv_is_occupancy_bound() -> None:
+    arch, card = model("llama-3.1-8b"), gpu("h200")
+    split = default_calibration()
+    unsplit = split.with_params(split_kv=False)
+    one_split = decode_step(arch, card, batch=1, context=8192, calibration=split)
+    one_unsplit = decode_step(arch, card, batch=1, context=8192, calibration=unsplit)
+    assert one_unsplit.parts_ms["attention"] > 5 * one_split.parts_ms["attention"]
+    big_split = decode_step(arch, card, batch=64, context=8192, calibration=split)
+    big_unsplit = decode_step(arch, card, batch=64, context=8192, calibration=unsplit)
+    assert big_unsplit.step_ms == pytest.approx(big_split.step_ms)

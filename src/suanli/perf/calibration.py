@@ -26,6 +26,7 @@ class Calibration:
     ``compute_efficiency``      fraction of the bf16 tensor peak that large GEMMs reach
     ``fp8_compute_efficiency``  fraction of the fp8 tensor peak that fp8 GEMMs reach
     ``attn_mem_efficiency``     fraction of HBM bandwidth reached reading the KV cache
+    ``attn_units_per_sm``       decode attention work units per SM needed for full bandwidth
     ``attn_compute_efficiency`` fraction of tensor peak reached by attention (prefill)
     ``step_overhead_ms``        fixed cost per forward pass (sampling, scheduling, launch)
     ``layer_overhead_us``       fixed cost per transformer layer (kernel tails, norms, rope)
@@ -36,6 +37,9 @@ class Calibration:
     ``allreduce_latency_us``    fixed latency per all-reduce
     ``runtime_overhead_gb``     memory per GPU beyond weights and KV (CUDA context, workspace)
     ``int4_dequant_factor``     extra compute per weight-only int4 GEMM relative to bf16
+    ``split_kv``                the engine splits each sequence's KV cache across thread blocks
+                                in decode attention (flash-decoding, as vLLM, SGLang and
+                                TensorRT-LLM do); when False, occupancy limits small batches
     """
 
     mem_efficiency: float = 0.85
@@ -43,6 +47,7 @@ class Calibration:
     fp8_compute_efficiency: float = 0.55
     attn_mem_efficiency: float = 0.6
     attn_compute_efficiency: float = 0.5
+    attn_units_per_sm: float = 0.5
     step_overhead_ms: float = 0.3
     layer_overhead_us: float = 10.0
     prefill_overhead_ms: float = 2.0
@@ -52,9 +57,10 @@ class Calibration:
     allreduce_latency_us: float = 12.0
     runtime_overhead_gb: float = 3.0
     int4_dequant_factor: float = 1.15
+    split_kv: bool = True
     source: str = "defaults (not fitted)"
 
-    def with_params(self, **params: float) -> Calibration:
+    def with_params(self, **params: float | bool) -> Calibration:
         """A copy with some parameters replaced."""
         values = asdict(self)
         values.update(params)
@@ -68,7 +74,11 @@ class Calibration:
 
     def params(self) -> dict[str, float]:
         """The numeric parameters as a dict."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "source"}
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in ("source", "split_kv")
+        }
 
 
 def calibration_from_dict(raw: dict[str, Any], *, path: str = CALIBRATION_FILE) -> Calibration:
@@ -76,7 +86,7 @@ def calibration_from_dict(raw: dict[str, Any], *, path: str = CALIBRATION_FILE) 
     params = raw.get("params")
     if not isinstance(params, dict):
         raise DataFileError("missing object", path=path, field="params")
-    known = {f.name for f in fields(Calibration)} - {"source"}
+    known = {f.name for f in fields(Calibration)} - {"source", "split_kv"}
     values: dict[str, Any] = {}
     for key, value in params.items():
         if key not in known:

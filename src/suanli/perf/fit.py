@@ -51,6 +51,7 @@ FREE_PARAMS: dict[str, tuple[float, float]] = {
     "fp8_compute_efficiency": (0.1, 1.0),
     "attn_mem_efficiency": (0.1, 1.0),
     "attn_compute_efficiency": (0.05, 1.0),
+    "attn_units_per_sm": (0.01, 4.0),
     "step_overhead_ms": (0.01, 20.0),
     "layer_overhead_us": (0.1, 200.0),
     "prefill_overhead_ms": (0.01, 50.0),
@@ -78,6 +79,7 @@ class CalibrationPoint:
     method: str
     source: str
     source_key: str
+    split_kv: bool = True  # the engine's decode attention splits the KV cache (see Calibration)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,7 @@ def _point(raw: Any, *, path: str, index: int, sources: dict[str, Any]) -> Calib
             method=method,
             source=str(info.get("citation", key)),
             source_key=key,
+            split_kv=bool(raw.get("split_kv", info.get("split_kv", True))),
         )
     except (TypeError, ValueError) as exc:
         raise DataFileError(f"bad value: {exc}", path=path, item=item) from None
@@ -167,7 +170,11 @@ def calibration_points() -> list[CalibrationPoint]:
                 ],
             }
             raw["sources"]["suanli-h200"] = {
-                "citation": "Suanli probe runs on an H200 (this project)",
+                "citation": (
+                    "Suanli's own runs on one H200 (benchmarks/device/calibrate.py, "
+                    "random-weight PyTorch model, scaled_dot_product_attention decode)"
+                ),
+                "split_kv": False,
             }
         points.extend(parse_points(raw, path=name))
     return points
@@ -177,6 +184,8 @@ def predict_ms(point: CalibrationPoint, cal: Calibration) -> float:
     """The model's time for one point."""
     arch, card = model(point.model), gpu(point.gpu)
     precision: Any = point.precision
+    if cal.split_kv != point.split_kv:
+        cal = cal.with_params(split_kv=point.split_kv)
     if point.kind == "decode":
         return decode_step(
             arch,

@@ -17,6 +17,9 @@ and a prefill adds its own fixed and per-layer costs (no CUDA graph, request set
 Groups: ``attn_proj`` (QKV and output projections), ``attention`` (over the KV cache),
 ``mlp`` (dense MLP layers), ``moe`` (routed + shared experts + router), ``lm_head``.
 
+Decode attention over the KV cache reaches less bandwidth when the batch has too few
+(sequence, KV head) pairs to fill the GPU: see :func:`decode_attention_occupancy`.
+
 Tensor parallelism shards every weight matrix t ways and adds two ring all-reduces of the
 activations per layer, each costing ``2(t-1)/t · bytes / (link · η_ar) + latency`` over the
 GPU's interconnect per direction (NVLink, or PCIe on PCIe-only cards). KV heads shard at most
@@ -110,10 +113,17 @@ class _Roofline:
         self.flops = 0.0
 
     def add(
-        self, name: str, nbytes: float, flops: float, *, attention: bool = False, bf16: bool = False
+        self,
+        name: str,
+        nbytes: float,
+        flops: float,
+        *,
+        attention: bool = False,
+        bf16: bool = False,
+        occupancy: float = 1.0,
     ) -> None:
         cal = self.cal
-        mem_eff = cal.attn_mem_efficiency if attention else cal.mem_efficiency
+        mem_eff = (cal.attn_mem_efficiency * occupancy) if attention else cal.mem_efficiency
         peak = self.bf16_peak if (attention or bf16) else self.peak
         if attention:
             flop_eff = cal.attn_compute_efficiency
@@ -160,6 +170,25 @@ def _gemms(r: _Roofline, m: ModelArch, precision: str, tokens: int, tp: int) -> 
     r.add(
         "lm_head", m.embedding_params * 2.0 / tp, 2.0 * tokens * m.embedding_params / tp, bf16=True
     )
+
+
+def decode_attention_occupancy(
+    model: ModelArch, gpu: Gpu, batch: int, tp: int, cal: Calibration
+) -> float:
+    """Fraction of the GPU a decode attention kernel keeps busy: one work unit per
+    (sequence, KV head on this GPU), ``min(1, units / (SMs · units_per_sm))``.
+
+    A batch-1 step over a long cache with 8 KV heads reads it with 8 thread blocks, far from
+    the bandwidth a full GPU reaches (measured on an H200: 0.4 TB/s at batch 1, 3 TB/s at
+    batch 8, full speed from batch 32, for Llama-3.1-8B at 8,192 tokens). Engines that split
+    the cache across blocks (``calibration.split_kv``) fill the GPU at any batch.
+    """
+    if cal.split_kv:
+        return 1.0
+    kv_heads = max(1, model.num_kv_heads // kv_shards(model, tp))
+    units = batch * kv_heads
+    sms = gpu.sm_count or 100
+    return min(1.0, units / (sms * cal.attn_units_per_sm))
 
 
 def _attention_dims(m: ModelArch, *, absorbed: bool) -> tuple[int, int]:
@@ -225,6 +254,7 @@ def decode_step(
         batch * (context + 1) * kv_layer_bytes * model.num_layers,
         2.0 * batch * (context + 1) * model.num_heads / tp * (qk + v) * model.num_layers,
         attention=True,
+        occupancy=decode_attention_occupancy(model, gpu, batch, tp, cal),
     )
     allreduce = _allreduce_ms(model, gpu, batch, tp, cal)
     overhead = cal.step_overhead_ms + model.num_layers * cal.layer_overhead_us * 1e-3
