@@ -3,6 +3,7 @@ against a naive pure-Python price scan on a smaller book measured in the same ru
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -58,12 +59,19 @@ def naive_clear_volume(orders: list[Order]) -> int:
     return total
 
 
+_CPU: dict[int, float] = {}
+
+
 def _best_of(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    """Best wall time of ``repeats`` runs (the CPU time of that run goes to ``_CPU``)."""
     best, out = float("inf"), None
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         out = fn()
-        best = min(best, time.perf_counter() - t0)
+        wall = time.perf_counter() - t0
+        if wall < best:
+            best = wall
+            _CPU[id(fn)] = time.process_time() - c0
     return best, out
 
 
@@ -81,7 +89,9 @@ def run(n_orders: int = 100_000, baseline_orders: int = 10_000, repeats: int = 3
         np.arange(len(book), dtype=np.int64),
     )
     t_kernel, _ = _best_of(lambda: clear_arrays(*arrays, len(codes)), repeats)
-    t_full, result = _best_of(lambda: clear(book), repeats)
+    full = lambda: clear(book)  # noqa: E731
+    t_full, result = _best_of(full, repeats)
+    cpu_full = _CPU.pop(id(full), float("nan"))
     t_div, div_result = _best_of(lambda: clear(divisible), repeats)
     small = synthetic_book(baseline_orders, seed=1, aon_share=0.0)
     t_naive, naive_volume = _best_of(lambda: naive_clear_volume(small), 1)
@@ -94,6 +104,7 @@ def run(n_orders: int = 100_000, baseline_orders: int = 10_000, repeats: int = 3
         "aon_bids": aon_orders,
         "aon_instruments": sum(c.method == "aon-exact" for c in result.instruments),
         "clear_s": round(t_full, 4),
+        "clear_cpu_s": round(cpu_full, 4),
         "clear_kernel_s": round(t_kernel, 4),
         "clear_divisible_only_s": round(t_div, 4),
         "fills": len(result.fills),
@@ -110,6 +121,8 @@ def run(n_orders: int = 100_000, baseline_orders: int = 10_000, repeats: int = 3
         },
         "target": "100,000 orders cleared in under 1 s on 2 cores",
         "met": t_full < 1.0,
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "repeats": repeats,
-        "timing": "best of repeats, time.perf_counter",
+        "timing": "best wall time of repeats (time.perf_counter); clear_cpu_s is that run's "
+        "process CPU time, which a loaded machine does not inflate",
     }

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -68,6 +68,72 @@ class Fill:
         return round(self.price_fen_per_gpu_hour * self.gpus * self.instrument.hours)
 
 
+class FillSeq(Sequence[Fill]):
+    """The fills of a clearing as a read-only sequence over the trade arrays.
+
+    Building 50,000 frozen dataclasses costs more than the clearing itself, so each
+    :class:`Fill` is made when it is read (and kept). Compares equal to any sequence of
+    the same fills.
+    """
+
+    __slots__ = ("_args", "_cache", "_n")
+
+    def __init__(
+        self,
+        orders: Sequence[Order],
+        instruments: Sequence[Instrument],
+        group: IntArray,
+        trade_bid: IntArray,
+        trade_ask: IntArray,
+        trade_gpus: IntArray,
+        price: IntArray,
+        at_h: float,
+        prefix: str,
+    ) -> None:
+        self._args = (orders, instruments, group, trade_bid.tolist(), trade_ask.tolist(),
+                      trade_gpus.tolist(), price, at_h, prefix)  # fmt: skip
+        self._n = len(trade_bid)
+        self._cache: dict[int, Fill] = {}
+
+    def _make(self, k: int) -> Fill:
+        orders, instruments, group, tb, ta, tq, price, at_h, prefix = self._args
+        b, a = tb[k], ta[k]
+        g = int(group[b])
+        bid_order, ask_order = orders[b], orders[a]
+        return Fill(
+            f"{prefix}{k}", instruments[g], bid_order.id, ask_order.id, bid_order.account,
+            ask_order.account, tq[k], int(price[g]), at_h, bid_order.priority,
+        )  # fmt: skip
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, index: int) -> Fill: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Fill, ...]: ...
+    def __getitem__(self, index: int | slice) -> Fill | tuple[Fill, ...]:
+        if isinstance(index, slice):
+            return tuple(self[k] for k in range(*index.indices(self._n)))
+        k = index + self._n if index < 0 else index
+        if not 0 <= k < self._n:
+            raise IndexError(index)
+        found = self._cache.get(k)
+        if found is None:
+            found = self._cache[k] = self._make(k)
+        return found
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(x == y for x, y in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"FillSeq({self._n} fills)"
+
+
 @dataclass(frozen=True, slots=True)
 class InstrumentClearing:
     """One instrument's auction outcome: price (None if nothing traded), volume, method."""
@@ -87,7 +153,7 @@ class ClearingResult:
     """The outcome of one clearing round over a book."""
 
     cleared_at_h: float
-    fills: tuple[Fill, ...]
+    fills: Sequence[Fill]  # a FillSeq: Fill values are built when read
     instruments: tuple[InstrumentClearing, ...]
     filled_gpus: Mapping[str, int]  # order id -> GPUs filled (only orders with a fill)
 
@@ -320,17 +386,9 @@ def _to_result(
                 method="aon-exact" if arrays.aon_group[g] else "sort",
             )
         )
-    trade_price = arrays.price[group[arrays.trade_bid]].tolist()
-    fills = tuple(
-        Fill(
-            f"{fill_prefix}{k}", instruments[g], orders[b].id, orders[a].id, orders[b].account,
-            orders[a].account, q, p, at_h, orders[b].priority,
-        )
-        for k, (b, a, q, p, g) in enumerate(
-            zip(arrays.trade_bid.tolist(), arrays.trade_ask.tolist(),
-                arrays.trade_gpus.tolist(), trade_price, group[arrays.trade_bid].tolist(),
-                strict=True)
-        )
+    fills = FillSeq(
+        orders, instruments, group, arrays.trade_bid, arrays.trade_ask, arrays.trade_gpus,
+        arrays.price, at_h, fill_prefix,
     )  # fmt: skip
     filled_idx = np.flatnonzero(arrays.fill)
     done = arrays.fill[filled_idx].tolist()

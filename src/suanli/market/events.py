@@ -108,7 +108,7 @@ def apply(state: MarketState, event: Event) -> MarketState:
         return replace(
             state,
             book=residual(state.book, result),
-            fills=state.fills + result.fills,
+            fills=(*state.fills, *result.fills),
             leases=leases,
             rounds=state.rounds + 1,
             log=logged,
