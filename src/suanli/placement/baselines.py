@@ -23,7 +23,7 @@ from suanli.placement.result import Solution
 Preference = Callable[[Problem, int, IntArray], FloatArray]
 
 
-def _by_price(p: Problem, elig: int, offers: IntArray) -> FloatArray:
+def price_rank(p: Problem, elig: int, offers: IntArray) -> FloatArray:
     out: FloatArray = p.offer_cost[offers]
     return out
 
@@ -31,7 +31,7 @@ def _by_price(p: Problem, elig: int, offers: IntArray) -> FloatArray:
 def _by_distance(p: Problem, elig: int, offers: IntArray) -> FloatArray:
     e = p.eligibilities[elig]
     if not e.regions:
-        return _by_price(p, elig, offers)
+        return price_rank(p, elig, offers)
     rtt = p.rtt_ms[np.asarray(e.regions)][:, p.offer_site[offers]].mean(axis=0)
     # price breaks ties between offers at the same distance
     out: FloatArray = rtt + 1e-6 * p.offer_cost[offers]
@@ -43,11 +43,17 @@ def greedy(
     preference: Preference,
     alternatives: Callable[[int, IntArray], IntArray],
     method: str,
+    *,
+    order: IntArray | None = None,
+    free: IntArray | None = None,
 ) -> Solution:
     """Place demands one by one in input order; ``alternatives(d, alts)`` orders (or filters)
-    the demand's alternatives, ``preference`` ranks acceptable offers (lower first)."""
+    the demand's alternatives, ``preference`` ranks acceptable offers (lower first, infinite
+    excluded). ``order`` limits and orders the demands; ``free`` is the capacity left (it is
+    updated in place)."""
     p = problem
-    free = p.offer_cap.copy()
+    if free is None:
+        free = p.offer_cap.copy()
     alt_start = p.alt_range()
     grp_start = p.group_range()
     candidates: dict[tuple[int, int], tuple[IntArray, IntArray, list[int]]] = {}
@@ -55,7 +61,7 @@ def greedy(
     out_o: list[int] = []
     out_u: list[int] = []
     chosen = np.full(p.n_demands, -1, dtype=np.int64)
-    for d in range(p.n_demands):
+    for d in range(p.n_demands) if order is None else order.tolist():
         alts = np.arange(alt_start[d], alt_start[d + 1])
         for a in alternatives(d, alts):
             rows: list[tuple[int, int, int, int]] = []

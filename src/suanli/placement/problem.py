@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -119,7 +119,7 @@ class Problem:
     objective: Objective = "cost"
     penalty_per_gpu: float = 0.0  # objective penalty per unplaced GPU ("cost")
     penalty_per_demand: float = 0.0  # objective penalty per unplaced demand ("placed")
-    _cache: dict[tuple[int, int], npt.NDArray[np.int8]] = field(default_factory=dict, repr=False)
+    _cache: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
 
     @property
     def n_offers(self) -> int:
@@ -169,11 +169,15 @@ class Problem:
     def reasons(self, elig: int, k: int) -> npt.NDArray[np.int8]:
         """Per offer, the first reason (index into REASONS) it cannot take a unit of k GPUs
         with eligibility ``elig``; 0 where it can. Cached per (eligibility, k)."""
-        key = (elig, k)
+        key = ("reasons", elig, k)
         cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        e = self.eligibilities[elig]
+        if cached is None:
+            cached = self._reasons(self.eligibilities[elig], k)
+            self._cache[key] = cached
+        result: npt.NDArray[np.int8] = cached
+        return result
+
+    def _reasons(self, e: Eligibility, k: int) -> npt.NDArray[np.int8]:
         out = np.zeros(self.n_offers, dtype=np.int8)
 
         def mark(bad: BoolArray, reason: str) -> None:
@@ -202,13 +206,67 @@ class Problem:
             over = np.any(rtt > np.asarray(e.budgets_ms)[:, None] + 1e-9, axis=0)
             mark(over, "latency")
         mark(self.footprint(k, self.offer_node) > self.offer_cap, "capacity")
+        return out
+
+    def _factor(self, key: tuple[Any, ...], compute: Any) -> BoolArray:
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = compute()
+            self._cache[key] = cached
+        result: BoolArray = cached
+        return result
+
+    def mask(self, elig: int, k: int, *, any_type: bool = False) -> BoolArray:
+        """Offers that can take a unit of k GPUs with this eligibility (same checks as
+        :meth:`reasons`, built from cached factors: latency, price, the rest); with
+        ``any_type`` the GPU-type check is left out."""
+        key = ("mask", elig, k, any_type)
+        cached = self._cache.get(key)
+        if cached is not None:
+            result: BoolArray = cached
+            return result
+        e = self.eligibilities[elig]
+        types = self._factor(
+            ("types", e.types), lambda: np.isin(self.offer_type, np.asarray(e.types, np.int64))
+        )
+        latency = self._factor(("lat", e.regions, e.budgets_ms), lambda: self._latency_ok(e))
+        price = self._factor(("price", e.max_price), lambda: self.offer_price <= e.max_price + 1e-9)
+        rest_key = (
+            "rest",
+            e.start_h,
+            e.end_h,
+            e.allow_interruptible,
+            e.fabrics,
+            e.min_interconnect_gb_s,
+            e.min_memory_gb,
+            k,
+        )
+        rest = self._factor(rest_key, lambda: self.reasons_rest(e, k) == 0)
+        out: BoolArray = latency & price & rest
+        if not any_type:
+            out = out & types
         self._cache[key] = out
         return out
 
-    def mask(self, elig: int, k: int) -> BoolArray:
-        """Offers that can take a unit of k GPUs with this eligibility."""
-        result: BoolArray = self.reasons(elig, k) == 0
-        return result
+    def _latency_ok(self, e: Eligibility) -> BoolArray:
+        if not e.regions:
+            return np.ones(self.n_offers, dtype=bool)
+        rtt = self.rtt_ms[np.asarray(e.regions)][:, self.offer_site]
+        ok: BoolArray = np.all(rtt <= np.asarray(e.budgets_ms)[:, None] + 1e-9, axis=0)
+        return ok
+
+    def reasons_rest(self, e: Eligibility, k: int) -> npt.NDArray[np.int8]:
+        """Reasons other than GPU type, price and latency (memory, window, fabric, size)."""
+        rest = Eligibility(
+            types=tuple(range(len(self.type_names))),
+            start_h=e.start_h,
+            end_h=e.end_h,
+            min_interconnect_gb_s=e.min_interconnect_gb_s,
+            min_memory_gb=e.min_memory_gb,
+            allow_interruptible=e.allow_interruptible,
+            fabrics=e.fabrics,
+        )
+        return self._reasons(rest, k)
 
 
 def split_replicas(replicas: int, weights: Sequence[float]) -> list[int]:
