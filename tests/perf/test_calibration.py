@@ -105,3 +105,15 @@ def test_probe_format_points_parse() -> None:
     (point,) = fitting.parse_points(raw)
     assert point.gpu == "H200-SXM" and point.method == "CUDA-graph decode loop"
     assert fitting.predict_ms(point, default_calibration()) > 0
+
+
+def test_per_engine_fit_shares_efficiencies_and_separates_overheads() -> None:
+    points = [p for p in fitting.calibration_points() if p.source_key != "lmdeploy-a100"]
+    engines = fitting.fit_per_engine(points[::2])
+    assert set(engines) == {p.source_key for p in points[::2]}
+    first, *rest = engines.values()
+    for other in rest:
+        assert other.mem_efficiency == first.mem_efficiency
+        assert other.compute_efficiency == first.compute_efficiency
+    rows = fitting.evaluate(points[::2], engines)
+    assert fitting.summarize(rows)["median_abs_error"] < 0.15

@@ -94,6 +94,13 @@ def calibration_cmd(
     refit: Annotated[
         bool, typer.Option("--refit", help="Fit the parameters again to the stored points.")
     ] = False,
+    per_engine: Annotated[
+        bool,
+        typer.Option(
+            "--per-engine",
+            help="Diagnostic: shared efficiencies, fixed overheads fitted per source (engine).",
+        ),
+    ] = False,
     save: Annotated[
         Path | None,
         typer.Option("--save", help="With --refit: write the fitted calibration JSON here."),
@@ -108,9 +115,12 @@ def calibration_cmd(
 
     if save is not None and not refit:
         raise InvalidRequest("--save needs --refit", field="--save")
+    if save is not None and per_engine:
+        raise InvalidRequest("--save stores one calibration; drop --per-engine", field="--save")
     points = fit.calibration_points()
     cal = fit.fit(points) if refit else fit.default_calibration()
-    rows = fit.evaluate(points, cal)
+    engines = fit.fit_per_engine(points, cal) if per_engine else None
+    rows = fit.evaluate(points, engines or cal)
     summary = fit.summarize(rows)
     if save is not None:
         document = fit.calibration_document(cal, rows)
@@ -119,6 +129,9 @@ def calibration_cmd(
         print_json(
             {
                 "calibration": {"source": cal.source, "params": cal.params()},
+                "per_engine": (
+                    {k: c.params() for k, c in engines.items()} if engines is not None else None
+                ),
                 "summary": summary,
                 "points": [_jsonable(r) for r in rows],
             }
@@ -126,7 +139,7 @@ def calibration_cmd(
         return
     console.print(
         table(
-            f"Calibration points ({cal.source})",
+            f"Calibration points ({'per-engine overheads' if engines else cal.source})",
             [
                 "model",
                 "gpu",
@@ -164,6 +177,11 @@ def calibration_cmd(
         f"worst {100 * summary['max_abs_error']:.1f}%, "
         f"mean error {100 * summary['mean_error']:+.1f}%"
     )
+    for key, part in summary["by_source"].items():
+        console.print(
+            f"  {key}: {part['points']} points, median |error| "
+            f"{100 * part['median_abs_error']:.1f}%, worst {100 * part['max_abs_error']:.1f}%"
+        )
 
 
 def _jsonable(value: Any) -> Any:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -36,6 +36,7 @@ __all__ = [
     "default_calibration",
     "evaluate",
     "fit",
+    "fit_per_engine",
     "parse_points",
     "predict_ms",
     "summarize",
@@ -207,11 +208,13 @@ def predict_ms(point: CalibrationPoint, cal: Calibration) -> float:
     ).prefill_ms
 
 
-def evaluate(points: Sequence[CalibrationPoint], cal: Calibration) -> list[CalibrationResult]:
-    """Predicted vs measured for every point."""
+def evaluate(
+    points: Sequence[CalibrationPoint], cal: Calibration | Mapping[str, Calibration]
+) -> list[CalibrationResult]:
+    """Predicted vs measured for every point (with one calibration, or one per source)."""
     out = []
     for p in points:
-        predicted = predict_ms(p, cal)
+        predicted = predict_ms(p, cal if isinstance(cal, Calibration) else cal[p.source_key])
         out.append(
             CalibrationResult(
                 model=p.model,
@@ -300,3 +303,61 @@ def fit(
     return base.with_params(**fitted).with_source(
         f"fitted to {len(points)} points (least squares on log step time)"
     )
+
+
+# Fixed costs that depend on the serving engine (kernel fusion, graphs, request handling).
+ENGINE_PARAMS = (
+    "step_overhead_ms",
+    "layer_overhead_us",
+    "prefill_overhead_ms",
+    "prefill_layer_overhead_us",
+)
+
+
+def fit_per_engine(
+    points: Sequence[CalibrationPoint],
+    prior: Calibration | None = None,
+) -> dict[str, Calibration]:
+    """A diagnostic fit: hardware efficiencies shared by all points, fixed overheads
+    (:data:`ENGINE_PARAMS`) fitted separately for each source, since each source measured one
+    serving engine. Returns one calibration per source key.
+
+    It shows how much of the shipped model's error is engine overhead rather than hardware;
+    the shipped calibration (:func:`fit`) has one set of overheads for all engines.
+    """
+    import numpy as np
+    from scipy.optimize import least_squares
+
+    base = prior or default_calibration()
+    sources = sorted({p.source_key for p in points})
+    shared = [n for n in FREE_PARAMS if n not in ENGINE_PARAMS]
+    slots: list[tuple[str, str | None]] = [(n, None) for n in shared]
+    slots += [(n, s) for s in sources for n in ENGINE_PARAMS]
+    x0 = np.log([getattr(base, n) for n, _ in slots])
+    lo = np.log([FREE_PARAMS[n][0] for n, _ in slots])
+    hi = np.log([FREE_PARAMS[n][1] for n, _ in slots])
+    x0 = np.clip(x0, lo + 1e-9, hi - 1e-9)
+    measured = np.log([p.measured_ms for p in points])
+    prior_weight = math.sqrt(PRIOR_WEIGHT)
+
+    def calibrations(x: Any) -> dict[str, Calibration]:
+        values = np.exp(x).tolist()
+        common = {n: v for (n, s), v in zip(slots, values, strict=True) if s is None}
+        return {
+            source: base.with_params(
+                **common,
+                **{n: v for (n, s), v in zip(slots, values, strict=True) if s == source},
+            )
+            for source in sources
+        }
+
+    def residuals(x: Any) -> Any:
+        cals = calibrations(x)
+        predicted = np.log([predict_ms(p, cals[p.source_key]) for p in points])
+        return np.concatenate([predicted - measured, prior_weight * (x - x0)])
+
+    result = least_squares(residuals, x0, bounds=(lo, hi), x_scale=1.0, diff_step=1e-3)
+    return {
+        source: cal.with_source(f"per-engine fit, overheads of {source}")
+        for source, cal in calibrations(result.x).items()
+    }
