@@ -1,4 +1,4 @@
-"""Send a verification record to the exchange (``POST {url}/v1/verifications``).
+"""Send a verification record to the exchange (``POST {url}/verifications``).
 
 Uses the standard library only, so ``suanli probe --upload`` works on a bare GPU node. The
 transport is injectable: tests pass one that calls a FastAPI TestClient.
@@ -22,7 +22,7 @@ from suanli.errors import (
 )
 from suanli.probe.record import check_record
 
-ROUTE = "/v1/verifications"
+ROUTE = "/verifications"
 
 #: (url, body bytes, headers) -> (status code, response body bytes)
 Transport = Callable[[str, bytes, Mapping[str, str]], tuple[int, bytes]]

@@ -17,6 +17,7 @@ current head; ``Database.connect`` applies it at start-up.
 from suanli.store.db import Database, default_database_url, resolve_database_url
 from suanli.store.keys import ROLES, Caller, NewKey, create_key, lookup_key
 from suanli.store.models import Base
+from suanli.store.verification_tables import Verification
 
 __all__ = [
     "ROLES",
@@ -24,6 +25,7 @@ __all__ = [
     "Caller",
     "Database",
     "NewKey",
+    "Verification",
     "create_key",
     "default_database_url",
     "lookup_key",

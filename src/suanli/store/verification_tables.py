@@ -1,0 +1,118 @@
+"""Hardware verification records uploaded by sellers (``suanli probe --upload``).
+
+One row per record: the seller (the uploading key's tenant), the SHA-256 the exchange
+recomputed over the record's canonical content (unique: the same record twice is one row),
+when the probe ran, a summary per GPU model, and the whole record. A seller's offers of a
+GPU model count as *verified* from the latest record in which every GPU of that model got
+the verdict ``verified``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from suanli.errors import NotFound
+from suanli.store.models import Base, UtcDateTime, utcnow
+
+
+class Verification(Base):
+    """A sealed probe record as uploaded."""
+
+    __tablename__ = "verifications"
+    __table_args__ = (Index("ix_verifications_seller_created", "seller", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seller: Mapped[str] = mapped_column(String(200))
+    key_id: Mapped[str] = mapped_column(String(32))
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    hostname: Mapped[str] = mapped_column(String(200), default="")
+    mode: Mapped[str] = mapped_column(String(16), default="full")
+    gpu_count: Mapped[int] = mapped_column(Integer, default=0)
+    # {catalog GPU name: {"count", "verified", "statuses": {status: n}}}
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())  # when the probe ran
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+def summarise(record: dict[str, Any]) -> dict[str, Any]:
+    """Per claimed GPU model: how many GPUs, their verdicts, and whether all are verified."""
+    summary: dict[str, Any] = {}
+    for entry in record.get("gpus", []):
+        name = (entry.get("identification") or {}).get("claimed") or entry["reported"].get(
+            "name", "?"
+        )
+        status = entry["verdict"].get("status", "?")
+        item = summary.setdefault(name, {"count": 0, "statuses": {}})
+        item["count"] += 1
+        item["statuses"][status] = item["statuses"].get(status, 0) + 1
+    for item in summary.values():
+        item["verified"] = set(item["statuses"]) == {"verified"}
+    return summary
+
+
+def add_verification(
+    session: Session,
+    *,
+    seller: str,
+    key_id: str,
+    sha256: str,
+    created_at: datetime,
+    record: dict[str, Any],
+) -> tuple[Verification, bool]:
+    """Store a checked record; returns (row, created). A record already stored (same hash)
+    returns the existing row and False, so a retried upload is harmless."""
+    existing = session.scalars(select(Verification).where(Verification.sha256 == sha256)).first()
+    if existing is not None:
+        return existing, False
+    row = Verification(
+        seller=seller,
+        key_id=key_id,
+        sha256=sha256,
+        hostname=str((record.get("machine") or {}).get("hostname", ""))[:200],
+        mode=str(record.get("mode", ""))[:16],
+        gpu_count=len(record.get("gpus", [])),
+        summary=summarise(record),
+        record=record,
+        created_at=created_at,
+        received_at=utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    return row, True
+
+
+def get_verification(session: Session, verification_id: int) -> Verification:
+    row = session.get(Verification, verification_id)
+    if row is None:
+        raise NotFound(f"no verification {verification_id}")
+    return row
+
+
+def list_verifications(
+    session: Session, *, seller: str | None = None, limit: int = 50, offset: int = 0
+) -> list[Verification]:
+    """Newest first, optionally one seller's."""
+    query = select(Verification).order_by(Verification.created_at.desc(), Verification.id.desc())
+    if seller:
+        query = query.where(Verification.seller == seller)
+    return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def latest_verified(session: Session, seller: str, gpu: str) -> Verification | None:
+    """The newest record of ``seller`` in which every ``gpu`` GPU was verified (or None)."""
+    rows = session.scalars(
+        select(Verification)
+        .where(Verification.seller == seller)
+        .order_by(Verification.created_at.desc(), Verification.id.desc())
+        .limit(200)
+    )
+    for row in rows:
+        item = row.summary.get(gpu)
+        if item and item.get("verified"):
+            return row
+    return None

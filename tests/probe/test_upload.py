@@ -1,0 +1,164 @@
+"""Uploading records to a test exchange; the seller's offers then show "verified"."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+with warnings.catch_warnings():  # starlette warns about httpx at import
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from suanli.api.app import create_app
+from suanli.catalog import gpu
+from suanli.errors import DataFileError, Forbidden, InvalidRequest, Unauthorized
+from suanli.probe.overrides import measured_gpu, measured_peaks
+from suanli.probe.upload import upload
+from suanli.store import create_key
+
+BASE = "http://testserver"
+
+
+class Exchange:
+    def __init__(self, client: TestClient, keys: dict[str, str]) -> None:
+        self.client = client
+        self.keys = keys
+
+    def transport(self, url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
+        response = self.client.post(url, content=body, headers=dict(headers))
+        return response.status_code, response.content
+
+    def get(self, path: str, who: str = "buyer") -> Any:
+        response = self.client.get(path, headers={"Authorization": f"Bearer {self.keys[who]}"})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@pytest.fixture
+def exchange(tmp_path: Path) -> Iterator[Exchange]:
+    app = create_app(f"sqlite:///{tmp_path / 'exchange.db'}")
+    keys = {}
+    with app.state.db.write() as session:
+        for who, role, tenant in (
+            ("seller", "seller", "acme-dc"),
+            ("other_seller", "seller", "borealis-dc"),
+            ("buyer", "buyer", "alpha-ai"),
+        ):
+            keys[who] = create_key(session, role=role, name=who, tenant=tenant).secret
+    with TestClient(app) as client:
+        yield Exchange(client, keys)
+
+
+def _offer(exchange: Exchange, gpu_name: str, who: str = "seller") -> int:
+    response = exchange.client.post(
+        "/offers",
+        json={
+            "site": "zhongwei",
+            "gpu": gpu_name,
+            "count": 8,
+            "gpus_per_node": 8,
+            "price_cny_per_gpu_hour": 20.0,
+            "fabric": "nvlink-ib",
+        },
+        headers={"Authorization": f"Bearer {exchange.keys[who]}"},
+    )
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def test_upload_marks_the_sellers_offers_verified(
+    exchange: Exchange, h200_record: dict[str, Any]
+) -> None:
+    offer_id = _offer(exchange, "H200")
+    before = exchange.get(f"/offers/{offer_id}/verification")
+    assert before["verified"] is False and before["verified_at"] is None
+
+    answer = upload(
+        h200_record, url=BASE, key=exchange.keys["seller"], transport=exchange.transport
+    )
+    assert answer["sha256"] == h200_record["sha256"]
+    assert answer["seller"] == "acme-dc"
+    assert answer["verified_gpus"] == ["H200-SXM"]
+
+    after = exchange.get(f"/offers/{offer_id}/verification")
+    assert after["verified"] is True
+    assert after["verified_at"].startswith(h200_record["created_at"][:19])
+    assert after["verification_id"] == answer["id"]
+    status = exchange.get("/verifications/status?seller=acme-dc&gpu=h200")
+    assert status["gpu"] == "H200-SXM" and status["verified"] is True
+
+    full = exchange.get(f"/verifications/{answer['id']}")
+    assert full["record"] == h200_record
+    listed = exchange.get("/verifications?seller=acme-dc")
+    assert [v["id"] for v in listed] == [answer["id"]]
+
+
+def test_other_sellers_and_other_gpus_are_not_verified(
+    exchange: Exchange, h200_record: dict[str, Any]
+) -> None:
+    upload(h200_record, url=BASE, key=exchange.keys["seller"], transport=exchange.transport)
+    their_h200 = _offer(exchange, "H200", who="other_seller")
+    our_h100 = _offer(exchange, "H100")
+    assert exchange.get(f"/offers/{their_h200}/verification")["verified"] is False
+    assert exchange.get(f"/offers/{our_h100}/verification")["verified"] is False
+
+
+def test_the_same_record_twice_is_stored_once(
+    exchange: Exchange, h200_record: dict[str, Any]
+) -> None:
+    first = upload(h200_record, url=BASE, key=exchange.keys["seller"], transport=exchange.transport)
+    again = upload(h200_record, url=BASE, key=exchange.keys["seller"], transport=exchange.transport)
+    assert again["id"] == first["id"]
+    with pytest.raises(InvalidRequest, match="another seller"):
+        upload(
+            h200_record,
+            url=BASE,
+            key=exchange.keys["other_seller"],
+            transport=exchange.transport,
+        )
+
+
+def test_a_forged_record_is_refused_by_the_exchange(
+    exchange: Exchange, h200_record: dict[str, Any]
+) -> None:
+    forged = copy.deepcopy(h200_record)
+    forged["gpus"][0]["verdict"]["status"] = "verified"
+    forged["gpus"][0]["reported"]["name"] = "NVIDIA H100 80GB HBM3"
+    with pytest.raises(DataFileError):  # the client checks before sending
+        upload(forged, url=BASE, key=exchange.keys["seller"], transport=exchange.transport)
+    response = exchange.client.post(
+        "/verifications",
+        json=forged,
+        headers={"Authorization": f"Bearer {exchange.keys['seller']}"},
+    )
+    assert response.status_code == 422
+    assert response.json()["context"]["field"] == "sha256"
+
+
+def test_only_seller_keys_upload(exchange: Exchange, h200_record: dict[str, Any]) -> None:
+    with pytest.raises(Forbidden):
+        upload(h200_record, url=BASE, key=exchange.keys["buyer"], transport=exchange.transport)
+    with pytest.raises(Unauthorized):
+        upload(h200_record, url=BASE, key="sk_unknown", transport=exchange.transport)
+
+
+def test_bad_url_and_missing_key_are_refused_before_sending(h200_record: dict[str, Any]) -> None:
+    with pytest.raises(InvalidRequest):
+        upload(h200_record, url="ftp://x", key="k")
+    with pytest.raises(InvalidRequest):
+        upload(h200_record, url=BASE, key="")
+
+
+def test_measured_figures_override_the_datasheet(h200_record: dict[str, Any]) -> None:
+    peaks = measured_peaks(h200_record, "H200-SXM")
+    assert set(peaks) == {"hbm_tb_s", "bf16_tflops", "fp8_tflops"}
+    h200 = measured_gpu(gpu("H200"), h200_record)
+    # Datasheet-equivalent peaks: a healthy card lands near its datasheet.
+    assert 4.4 < h200.hbm_tb_s < 4.9 and 900 < h200.bf16_tflops < 1050
+    assert "measured by suanli probe" in h200.note
+    assert measured_gpu(gpu("H100"), h200_record) == gpu("H100")  # nothing measured for it
