@@ -1,0 +1,125 @@
+"""``suanli simulate``, ``suanli demo`` and ``suanli bench sim`` through Typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from suanli.cli.main import app
+from tests.sim.conftest import SMALL_YAML
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def scenario_file(tmp_path: Path) -> Path:
+    path = tmp_path / "small.yaml"
+    path.write_text(SMALL_YAML, encoding="utf-8")
+    return path
+
+
+def test_simulate_json_is_one_document_and_writes_the_report(
+    scenario_file: Path, tmp_path: Path
+) -> None:
+    report = tmp_path / "out" / "report.html"
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            "--scenario",
+            str(scenario_file),
+            "--days",
+            "1",
+            "--seed",
+            "3",
+            "--report",
+            str(report),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["scenario"] == "small"
+    assert set(doc["policies"]) == {"nearest", "cheapest-type", "suanli"}
+    assert doc["report"] == str(report.resolve())
+    assert report.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    suanli = doc["policies"]["suanli"]
+    assert 0 <= suanli["utilization"]["all"] <= 1
+    assert suanli["cost_cny_per_million_tokens"]["all"] > 0
+
+
+def test_simulate_selected_policies_and_table_output(scenario_file: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            "--scenario",
+            str(scenario_file),
+            "--days",
+            "0.5",
+            "--policy",
+            "nearest,suanli",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert set(json.loads(result.stdout)["policies"]) == {"nearest", "suanli"}
+    table = runner.invoke(
+        app, ["simulate", "--scenario", str(scenario_file), "--days", "0.5", "--policy", "suanli"]
+    )
+    assert table.exit_code == 0, table.output
+    assert "Mean utilization by region" in table.stdout
+
+
+def test_bad_scenario_file_names_file_item_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SMALL_YAML.replace("id: zhangjiakou", "id: atlantis"), encoding="utf-8")
+    result = runner.invoke(app, ["simulate", "--scenario", str(bad), "--days", "1"])
+    assert result.exit_code == 2
+    assert str(bad) in result.stderr
+    assert "sites[1] atlantis" in result.stderr
+    assert "field id" in result.stderr
+    assert "Traceback" not in result.output
+
+    negative = tmp_path / "negative.yaml"
+    negative.write_text(
+        SMALL_YAML.replace("inventory: {H100-SXM: 32}", "inventory: {H100-SXM: -1}"),
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["simulate", "--scenario", str(negative)])
+    assert result.exit_code == 2
+    assert "inventory.H100-SXM" in result.stderr and "sites[1] zhangjiakou" in result.stderr
+
+
+def test_unknown_policy_and_scenario_exit_2(scenario_file: Path) -> None:
+    result = runner.invoke(
+        app, ["simulate", "--scenario", str(scenario_file), "--policy", "random"]
+    )
+    assert result.exit_code == 2
+    assert "unknown policy" in result.stderr
+    result = runner.invoke(app, ["simulate", "--scenario", "china-2052"])
+    assert result.exit_code == 2
+    assert "china-2025" in result.stderr
+
+
+def test_demo_runs_a_short_market_and_says_where_the_report_is(tmp_path: Path) -> None:
+    report = tmp_path / "demo.html"
+    result = runner.invoke(app, ["demo", "--days", "0.25", "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    assert report.exists()
+    assert str(report.resolve()) in result.stdout.replace("\n", "")
+    assert "suanli" in result.stdout
+
+
+def test_bench_sim_prints_one_json_document() -> None:
+    result = runner.invoke(
+        app, ["bench", "sim", "--days", "0.25", "--baseline-requests", "200", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["benchmark"] == "sim"
+    assert doc["sites"] == 15
+    assert doc["latency_eval"]["baseline_matches"] is True
