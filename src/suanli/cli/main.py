@@ -52,6 +52,7 @@ def _register() -> None:
         perf_cmd,
         probe_cmd,
         serve_cmd,
+        simulate_cmd,
         size_cmd,
     )
 
@@ -65,6 +66,7 @@ def _register() -> None:
         serve_cmd,
         probe_cmd,
         size_cmd,
+        simulate_cmd,
     ):
         module.register(app)
 
