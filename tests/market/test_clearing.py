@@ -195,3 +195,18 @@ def test_large_random_book_properties() -> None:
         assert q <= by_id[oid].quantity_gpus
         if by_id[oid].all_or_nothing:
             assert q == by_id[oid].quantity_gpus
+
+
+def test_aon_fallback_beyond_bitset_limit_keeps_prices_valid(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import suanli.market.aon as aon_module
+
+    monkeypatch.setattr(aon_module, "MAX_BITSET_BITS", 1)
+    orders = [
+        bid("g1", INST, "A", 12, 5, all_or_nothing=True),
+        bid("g2", INST, "B", 11, 4, all_or_nothing=True),
+        ask("s", INST, "S", 8, 7),
+    ]
+    check_invariants(orders)
+    assert clear(orders).filled_gpus.get("g1") == 5

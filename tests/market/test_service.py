@@ -9,12 +9,20 @@ from pathlib import Path
 import pytest
 
 from suanli.api.app import create_app
-from tests.service.conftest import Exchange, TestClient, make_keys
+from tests.service.conftest import (  # noqa: F401  (fixtures used by name)
+    Exchange,
+    TestClient,
+    db_url,
+    make_keys,
+    pg_base_url,
+    pg_url,
+)
 
 
 @pytest.fixture
-def ex(tmp_path: Path) -> Iterator[Exchange]:
-    url = f"sqlite:///{tmp_path / 'market.db'}"
+def ex(db_url: str) -> Iterator[Exchange]:  # noqa: F811
+    """A fresh exchange on SQLite, and on PostgreSQL when SUANLI_TEST_DATABASE_URL is set."""
+    url = db_url
     app = create_app(url)
     headers, ids = make_keys(app)
     with TestClient(app) as client:

@@ -20,7 +20,9 @@ bound falls below the best volume found. Among volume-maximal prices the one wit
 surplus wins (then the lower price); the scan of equal-bound prices is capped at
 ``max_plateau`` evaluations. Within one price the subset takes the largest reachable AON
 total and, among subsets with that total, prefers bids earlier in priority order (higher
-limit, then earlier arrival): a tie-break, not a proven surplus optimum.
+limit, then earlier arrival): a tie-break, not a proven surplus optimum. Beyond
+``MAX_BITSET_BITS`` (AON bids x GPUs of supply; far above real books) the subset falls back to
+first fit in priority order, which keeps the prices valid but may trade less than optimal.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 IntArray = npt.NDArray[np.int64]
+MAX_BITSET_BITS = 200_000_000  # exact subset sum up to (AON bids x supply) of this size
 BoolArray = npt.NDArray[np.bool_]
 
 
@@ -49,6 +52,14 @@ def _subset(quantities: list[int], cap: int) -> tuple[int, list[bool]]:
     """Largest reachable sum <= cap and which items make it (prefer earlier items)."""
     if cap <= 0 or not quantities:
         return 0, [False] * len(quantities)
+    if cap * len(quantities) > MAX_BITSET_BITS:
+        # Too large for an exact table: first fit in priority order (documented fallback).
+        chosen, total = [], 0
+        for q in quantities:
+            take = total + q <= cap
+            chosen.append(take)
+            total += q if take else 0
+        return total, chosen
     mask = (1 << (cap + 1)) - 1
     # Items are added in reverse priority order so that backtracking, which drops an item
     # whenever the target stays reachable without it, drops low-priority items first.
