@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,16 +127,9 @@ def seed(db: Database) -> tuple[dict[str, str], dict[str, Caller]]:
     return keys, callers
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    folder = tmp_path_factory.mktemp("web-db")
-    url = f"sqlite:///{folder / 'exchange.db'}"
-    app = build_app(url)
-    db = app.state.db
-    keys, callers = seed(db)
-    backdate_offers(db, days=4)
-    for i, gpu in enumerate(("H20", "A800-SXM-80GB", "H800-SXM", "RTX-4090", "L20")):
-        insert_history(db, 120, hours_back=72, seed=i, gpu=gpu, active_share=0.15, max_hours=8)
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Run ``app`` with uvicorn in a thread on a free loopback port; yields its base URL."""
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
@@ -147,10 +141,23 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", db, keys, callers)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    folder = tmp_path_factory.mktemp("web-db")
+    app = build_app(f"sqlite:///{folder / 'exchange.db'}")
+    db = app.state.db
+    keys, callers = seed(db)
+    backdate_offers(db, days=4)
+    for i, gpu in enumerate(("H20", "A800-SXM-80GB", "H800-SXM", "RTX-4090", "L20")):
+        insert_history(db, 120, hours_back=72, seed=i, gpu=gpu, active_share=0.15, max_hours=8)
+    with serve(app) as url:
+        yield LiveServer(url, db, keys, callers)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select, update
 
 from suanli.catalog import gpus, sites
 from suanli.store import Database
-from suanli.store.models import Fill, Lease, Offer, Order
+from suanli.store.models import Lease, Offer, Order
 
 FABRICS = ("nvlink-ib", "nvlink-roce", "pcie-eth")
 
@@ -49,6 +49,13 @@ def insert_offers(db: Database, n: int, *, seed: int = 0, days_back: float = 30)
         s.execute(insert(Offer), rows)
 
 
+def _sqlite_times(now: datetime, hours_ago: np.ndarray) -> list[str]:
+    """UTC times ``hours_ago`` before ``now`` in the text form SQLAlchemy stores in SQLite."""
+    base = np.datetime64(now.replace(tzinfo=None), "us")
+    stamps = base - (hours_ago * 3.6e9).astype("timedelta64[us]")
+    return [t.replace("T", " ") for t in np.datetime_as_string(stamps, unit="us")]
+
+
 def insert_history(
     db: Database,
     n_fills: int,
@@ -61,7 +68,10 @@ def insert_history(
 ) -> None:
     """``n_fills`` past trades (order, lease and fill rows) on the open offers, spread over
     the last ``hours_back`` hours. Leases have ended, except ``active_share`` of them, which
-    still hold their GPUs (the offers' free capacity goes down to match)."""
+    still hold their GPUs (the offers' free capacity goes down to match).
+
+    Rows go in with one ``executemany`` per table (SQLite only), so 100,000 take seconds.
+    """
     rng = np.random.default_rng(seed)
     now = datetime.now(UTC)
     with db.write() as s:
@@ -81,48 +91,51 @@ def insert_history(
         pick = rng.integers(len(offers), size=n_fills)
         ages_h = np.sort(rng.uniform(0, hours_back, size=n_fills))[::-1]
         sizes = rng.choice([1, 2, 4, 8], size=n_fills)
-        durations_h = rng.uniform(1, max_hours, size=n_fills)
+        durations_h = np.round(rng.uniform(1, max_hours, size=n_fills), 2)
         drift = 1 + 0.08 * np.sin(np.linspace(0, 6 * np.pi, n_fills))
-        noise = rng.uniform(0.9, 1.1, size=n_fills)
-        active = rng.uniform(size=n_fills) < active_share
-        leases, fills = [], []
+        factor = drift * rng.uniform(0.9, 1.1, size=n_fills)
+        wants_active = rng.uniform(size=n_fills) < active_share
+        started = _sqlite_times(now, ages_h)
+        ended = _sqlite_times(now, np.maximum(ages_h - durations_h, 0.0))
+        offer_ids = np.array([o.id for o in offers])[pick]
+        prices = np.round(np.array([o.price_cny_per_gpu_hour for o in offers])[pick] * factor, 2)
         taken: dict[int, int] = {}
-        for i in range(n_fills):
-            o = offers[int(pick[i])]
-            gpus_i = int(sizes[i])
-            still_active = bool(active[i]) and taken.get(o.id, 0) + gpus_i <= o.available
-            if still_active:
-                taken[o.id] = taken.get(o.id, 0) + gpus_i
-            start = now - timedelta(hours=float(ages_h[i]))
-            end = min(now, start + timedelta(hours=float(durations_h[i])))
-            price = round(o.price_cny_per_gpu_hour * float(drift[i] * noise[i]), 2)
-            lease_id = first_lease + i
-            leases.append(
-                {
-                    "id": lease_id, "order_id": order_id, "offer_id": o.id, "buyer": "history",
-                    "seller": o.seller, "gpu": o.gpu, "site": o.site, "hub": o.hub,
-                    "gpus": gpus_i, "price_cny_per_gpu_hour": price,
-                    "hours": round(float(durations_h[i]), 2),
-                    "status": "active" if still_active else "ended",
-                    "created_at": start, "ended_at": None if still_active else end,
-                }
-            )  # fmt: skip
-            fills.append(
-                {
-                    "order_id": order_id, "lease_id": lease_id, "offer_id": o.id,
-                    "buyer": "history", "seller": o.seller, "gpu": o.gpu, "site": o.site,
-                    "hub": o.hub, "gpus": gpus_i, "price_cny_per_gpu_hour": price,
-                    "interruptible": o.interruptible, "created_at": start,
-                }
-            )  # fmt: skip
-        s.execute(insert(Lease), leases)
-        s.execute(insert(Fill), fills)
-        for offer_id, gpus_taken in taken.items():
-            s.execute(
-                update(Offer)
-                .where(Offer.id == offer_id)
-                .values(available=Offer.available - gpus_taken)
-                .execution_options(synchronize_session=False)
+        status = ["ended"] * n_fills
+        ends: list[str | None] = list(ended)
+        free = {o.id: o.available for o in offers}
+        for i in np.flatnonzero(wants_active).tolist():
+            oid, g = int(offer_ids[i]), int(sizes[i])
+            if taken.get(oid, 0) + g <= free[oid]:
+                taken[oid] = taken.get(oid, 0) + g
+                status[i], ends[i] = "active", None
+        names = {o.id: (o.seller, o.gpu, o.site, o.hub) for o in offers}
+        leases = [
+            (first_lease + i, order_id, oid, "history", *names[oid], g, p, h, st, t0, t1)
+            for i, (oid, g, p, h, st, t0, t1) in enumerate(
+                zip(offer_ids.tolist(), sizes.tolist(), prices.tolist(), durations_h.tolist(),
+                    status, started, ends, strict=True)
+            )
+        ]  # fmt: skip
+        conn = s.connection()
+        conn.exec_driver_sql(
+            "INSERT INTO leases (id, order_id, offer_id, buyer, seller, gpu, site, hub, gpus,"
+            " price_cny_per_gpu_hour, hours, status, created_at, ended_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            leases,
+        )
+        # one fill per lease, copied inside the database
+        conn.exec_driver_sql(
+            "INSERT INTO fills (order_id, lease_id, offer_id, buyer, seller, gpu, site, hub,"
+            " gpus, price_cny_per_gpu_hour, interruptible, created_at)"
+            " SELECT l.order_id, l.id, l.offer_id, l.buyer, l.seller, l.gpu, l.site, l.hub,"
+            " l.gpus, l.price_cny_per_gpu_hour, o.interruptible, l.created_at"
+            " FROM leases l JOIN offers o ON o.id = l.offer_id WHERE l.id >= ? ORDER BY l.id",
+            (first_lease,),
+        )
+        if taken:
+            conn.exec_driver_sql(
+                "UPDATE offers SET available = available - ? WHERE id = ?",
+                [(g, oid) for oid, g in taken.items()],
             )
 
 

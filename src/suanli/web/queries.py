@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Integer, and_, cast, func, or_, select
+from sqlalchemy import ColumnElement, Integer, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from suanli.errors import InvalidRequest
@@ -370,20 +370,15 @@ def offers_for(caller: Caller) -> str | None:
 
 
 def fill_window(
-    session: Session, *, gpu: str, hub: str | None, since: datetime, pricing: str = "on-demand"
+    session: Session, *, gpu: str, since: datetime, pricing: str = "on-demand"
 ) -> list[dict[str, Any]]:
-    """The fills of one GPU model, pricing type (and hub) since ``since``: the index's
-    inputs, nothing else."""
+    """The direct-order fills of one GPU model and pricing type since ``since``, as the
+    records :func:`suanli.market.index.fills_from_records` reads (the index's inputs only,
+    for a bounded window)."""
     lower = since.replace(tzinfo=None) if _is_sqlite(session) else since
-    where = [
-        Fill.gpu == gpu,
-        Fill.created_at >= lower,
-        Fill.interruptible == (pricing == "interruptible"),
-    ]
-    if hub:
-        where.append(func.lower(Fill.hub) == hub.lower())
     rows = session.execute(
         select(
+            Fill.id,
             Fill.created_at,
             Fill.gpus,
             Fill.price_cny_per_gpu_hour,
@@ -392,17 +387,27 @@ def fill_window(
             Lease.hours,
         )
         .join(Lease, Lease.id == Fill.lease_id, isouter=True)
-        .where(and_(*where))
+        .where(
+            Fill.gpu == gpu,
+            Fill.created_at >= lower,
+            Fill.interruptible == (pricing == "interruptible"),
+        )
         .order_by(Fill.id)
     )
-    return [
-        {
-            "time": as_utc(r.created_at),
-            "gpus": r.gpus,
-            "hours": r.hours,
-            "price_cny_per_gpu_hour": r.price_cny_per_gpu_hour,
-            "interruptible": bool(r.interruptible),
-            "site": r.site,
-        }
-        for r in rows
-    ]
+    out = []
+    for r in rows:
+        at = as_utc(r.created_at)
+        assert at is not None
+        out.append(
+            {
+                "id": f"svc-{r.id}",
+                "gpu": gpu,
+                "site": r.site,
+                "interruptible": bool(r.interruptible),
+                "gpus": r.gpus,
+                "price_cny_per_gpu_hour": r.price_cny_per_gpu_hour,
+                "hours": float(r.hours) if r.hours else 1.0,
+                "at_h": at.timestamp() / 3600.0,
+            }
+        )
+    return out

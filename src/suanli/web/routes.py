@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlalchemy import func, select
 
@@ -159,80 +159,62 @@ def ticker(db: DatabaseDep) -> dict[str, Any]:
 
 @api.get("/index")
 def index(
+    request: Request,
     db: DatabaseDep,
     gpu: Annotated[str, Query(max_length=64)] = "H100-SXM",
     hub: Annotated[str | None, Query(max_length=100)] = None,
     period: Annotated[str, Query(pattern="^(hour|day)$")] = "hour",
-    pricing: Annotated[str, Query(pattern="^(on-demand|interruptible)$")] = "on-demand",
+    pricing: Annotated[str, Query(pattern="^(on-demand|interruptible|reserved)$")] = "on-demand",
 ) -> dict[str, Any]:
-    """The price index of one GPU model (optionally one hub) from the exchange's fills over
-    the last 7 days (hourly) or 90 days (daily): :func:`suanli.market.price_index`, a
-    GPU-hour-weighted 10% trimmed mean per period; on-demand and interruptible never mix."""
+    """The price index of one GPU model (optionally one hub or region) over the last 7 days
+    (hourly) or 90 days (daily): the market's own method
+    (:func:`suanli.market.index.index_document`: GPU-hour-weighted 10% trimmed mean per
+    period, pricing types never mixed) over call-auction fills and the service's direct
+    fills, read only for that window."""
+    from suanli.api.routes.market import store as market_store
     from suanli.catalog import gpu as catalog_gpu
     from suanli.catalog import reference_price
+    from suanli.market.index import index_document
 
     name = catalog_gpu(gpu).name
     start = datetime.now(UTC) - _INDEX_WINDOWS[period]
-    with db.read() as session:
-        points = _index_points(session, name, hub, pricing, start, period)
+    start_h = start.timestamp() / 3600.0
+    records: list[dict[str, Any]] = []
+    if pricing != "reserved":  # direct orders are on-demand or interruptible
+        with db.read() as session:
+            records = queries.fill_window(session, gpu=name, since=start, pricing=pricing)
+    auction = [f for f in market_store(request).state().fills if f.cleared_at_h >= start_h]
+    doc = index_document(
+        auction,
+        records,
+        gpu=name,
+        hub=hub or None,
+        period=period,
+        pricing=pricing,
+        now_h=datetime.now(UTC).timestamp() / 3600.0,
+    )
     try:
         reference: float | None = reference_price(name).cny_per_gpu_hour
     except NotFound:  # a GPU without a reference price
         reference = None
     return {
-        "gpu": name,
-        "hub": hub,
+        "gpu": doc["gpu"],
+        "hub": doc["hub"],
         "period": period,
         "pricing": pricing,
-        "points": points,
+        "method": doc["method"],
         "reference_cny_per_gpu_hour": reference,
-        "method": "GPU-hour-weighted 10% trimmed mean (suanli.market.price_index)",
+        "points": [
+            {
+                "t": queries.iso(datetime.fromtimestamp(p["start_h"] * 3600.0, UTC)),
+                "v": round(p["cny_per_gpu_hour"], 4),
+                "gpu_hours": round(p["gpu_hours"], 2),
+                "fills": p["fills"],
+                "stale": p["stale"],
+            }
+            for p in doc["points"]
+        ],
     }
-
-
-def _index_points(
-    session: Any, gpu: str, hub: str | None, pricing: str, start: datetime, period: str
-) -> list[dict[str, Any]]:
-    """The market's price index over the stored fills of one GPU (and hub) since ``start``.
-
-    Fills become market fills on an hours-since-1970 clock; each one's window is its
-    lease's hours (1 h when open-ended), so GPU-hours weight the trimmed mean.
-    """
-    from suanli.market import Fill as MarketFill
-    from suanli.market import Pricing, price_index
-    from suanli.market.orders import Instrument
-
-    kind = Pricing(pricing)
-    rows = queries.fill_window(session, gpu=gpu, hub=hub, since=start, pricing=pricing)
-    fills = []
-    for i, row in enumerate(rows):
-        at_h = row["time"].timestamp() / 3600.0
-        hours = float(row["hours"] or 1.0)
-        fills.append(
-            MarketFill(
-                id=str(i),
-                instrument=Instrument(gpu, row["site"], kind, at_h, at_h + hours),
-                bid_id="",
-                ask_id="",
-                buyer="",
-                seller="",
-                gpus=int(row["gpus"]),
-                price_fen_per_gpu_hour=round(float(row["price_cny_per_gpu_hour"]) * 100),
-                cleared_at_h=at_h,
-            )
-        )
-    now_h = datetime.now(UTC).timestamp() / 3600.0
-    points = price_index(fills, gpu=gpu, period=period, pricing=kind, now_h=now_h)
-    return [
-        {
-            "t": queries.iso(datetime.fromtimestamp(p.start_h * 3600.0, UTC)),
-            "v": round(p.cny_per_gpu_hour, 4),
-            "gpu_hours": round(p.gpu_hours, 2),
-            "fills": p.fills,
-            "stale": p.stale,
-        }
-        for p in points
-    ]
 
 
 @api.get("/utilization")

@@ -114,12 +114,14 @@ async function loadIndex() {
   const gpu = $("index-gpu").value;
   const hub = $("index-hub").value;
   const period = $("index-period").value;
-  const data = await getJson(`${WEB}/index`, { gpu, hub, period }, { auth: false });
-  const name = `${gpu}${hub ? ` · ${hub}` : ""}`;
+  const pricing = $("index-pricing").value;
+  const data = await getJson(`${WEB}/index`, { gpu, hub, period, pricing }, { auth: false });
+  const name = `${gpu}${hub ? ` · ${hub}` : ""} · ${pricing}`;
   drawLineChart($("index-chart"), [{
     name,
     points: data.points.map((p) => ({
-      t: p.t, v: p.v, note: `${fmt(p.gpu_hours, 0)} GPU-h from ${p.fills} fills`,
+      t: p.t, v: p.v,
+      note: p.stale ? "no fills: last value carried forward" : `${fmt(p.gpu_hours, 0)} GPU-h from ${p.fills} fills`,
     })),
   }], { yLabel: "CNY / GPU-h", area: true, empty: `No fills for ${name} yet` });
   const stats = $("index-stats");
@@ -134,7 +136,10 @@ async function loadIndex() {
   add("latest", last ? `${fmt(last.v)} CNY/GPU-h` : "–");
   add("points", String(data.points.length));
   if (data.reference_cny_per_gpu_hour) add("list reference", `${fmt(data.reference_cny_per_gpu_hour)}`);
-  add("method", data.method || "GPU-hour-weighted 10% trimmed mean");
+  const method = document.createElement("span");
+  method.className = "method";
+  method.textContent = data.method;
+  stats.appendChild(method);
 }
 
 async function loadOffers() {
@@ -213,7 +218,7 @@ function bindMarket() {
     sessionStorage.setItem("suanli.city", state.city);
     loadMap().catch((e) => toast(explain(e), true));
   });
-  for (const id of ["index-gpu", "index-hub", "index-period"]) {
+  for (const id of ["index-gpu", "index-hub", "index-period", "index-pricing"]) {
     $(id).addEventListener("change", () => loadIndex().catch((e) => toast(explain(e), true)));
   }
   $("offer-filter").addEventListener("submit", (ev) => {
@@ -442,6 +447,29 @@ function route() {
   else loadOffers().catch(fail);
 }
 
+const SLOW_MS = 10000;
+const lastRun = {};
+
+const pending = {};
+
+/** Run `load` now, or once at the end of the SLOW_MS window if it ran recently. */
+function throttled(name, load) {
+  const now = Date.now();
+  const wait = lastRun[name] ? lastRun[name] + SLOW_MS - now : 0;
+  if (wait > 0) {
+    if (!pending[name]) {
+      pending[name] = setTimeout(() => {
+        pending[name] = null;
+        lastRun[name] = Date.now();
+        load().catch(() => {});
+      }, wait);
+    }
+    return Promise.resolve();
+  }
+  lastRun[name] = now;
+  return load();
+}
+
 async function poll() {
   const live = $("live");
   try {
@@ -451,9 +479,12 @@ async function poll() {
     live.className = `live on${changed ? " flash" : ""}`;
     $("live-text").textContent = `live · ${t.fills_total.toLocaleString("en-US")} fills`;
     if (changed) {
+      // cheap pages refresh on every new fill; aggregates at most every SLOW_MS
       const jobs = [];
-      if (state.view === "market") jobs.push(loadFills(), loadMap(), loadIndex(), loadOffers());
-      if (state.view === "operator") jobs.push(loadUtilization());
+      if (state.view === "market") {
+        jobs.push(loadFills(), loadMap(), loadOffers(), throttled("index", loadIndex));
+      }
+      if (state.view === "operator") jobs.push(throttled("utilization", loadUtilization));
       await Promise.all(jobs);
     }
   } catch (_) {
