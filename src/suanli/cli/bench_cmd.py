@@ -48,3 +48,27 @@ def bench_sim(
     from suanli.sim.bench import run
 
     print_json(run(days=days, seed=seed, baseline_requests=baseline_requests))
+
+
+@bench_app.command("placement")
+def bench_placement(
+    sites: int = typer.Option(500, "--sites", help="sites (each lists --types-per-site GPU types)"),
+    requests: int = typer.Option(100_000, "--requests", help="requests to place"),
+    seed: int = typer.Option(0, "--seed", help="random seed of the instance"),
+    types_per_site: int = typer.Option(4, "--types-per-site", help="offers per site"),
+    milp_max: int = typer.Option(300, "--milp-max", help="run the exact MILP up to this many"),
+    milp_time_limit: float = typer.Option(30.0, "--milp-time-limit", help="MILP limit, s"),
+    as_json: bool = typer.Option(True, "--json/--no-json", help="print one JSON document"),
+) -> None:
+    """Place REQUESTS generated requests on SITES x TYPES-PER-SITE offers with the fast
+    solver; report time, cost, LP lower bound and gap, with the nearest-site and
+    cheapest-type baselines and (small sizes) the exact MILP in the same run."""
+    from suanli.cli.common import print_json
+    from suanli.placement.bench import run_benchmark
+
+    print_json(
+        run_benchmark(
+            sites, requests, seed=seed, types_per_site=types_per_site,
+            milp_max_requests=milp_max, milp_time_limit_s=milp_time_limit,
+        )
+    )

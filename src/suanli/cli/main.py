@@ -50,6 +50,7 @@ def _register() -> None:
         demo_cmd,
         index_cmd,
         perf_cmd,
+        place_cmd,
         probe_cmd,
         serve_cmd,
         simulate_cmd,
@@ -67,6 +68,7 @@ def _register() -> None:
         probe_cmd,
         size_cmd,
         simulate_cmd,
+        place_cmd,
     ):
         module.register(app)
 
