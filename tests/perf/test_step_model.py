@@ -194,3 +194,25 @@ def test_small_batch_attention_without_split_kv_is_occupancy_bound() -> None:
     big_split = decode_step(arch, card, batch=64, context=8192, calibration=split)
     big_unsplit = decode_step(arch, card, batch=64, context=8192, calibration=unsplit)
     assert big_unsplit.step_ms == pytest.approx(big_split.step_ms)
+
+
+def test_every_catalog_model_on_every_gpu_gives_finite_times_or_a_clear_error() -> None:
+    import math
+
+    from suanli.catalog import gpus, models
+
+    for arch in models():
+        for card in gpus():
+            for tp in (1, 2, 4, 8):
+                for precision in ("bf16", "fp8", "int4"):
+                    try:
+                        d = decode_step(
+                            arch, card, batch=4, context=512, tp=tp, precision=precision
+                        )  # type: ignore[arg-type]
+                        p = prefill(arch, card, prompt_tokens=512, tp=tp, precision=precision)  # type: ignore[arg-type]
+                    except InvalidRequest as exc:
+                        assert exc.field in ("precision", "tp")
+                        continue
+                    assert math.isfinite(d.step_ms) and d.step_ms > 0
+                    assert math.isfinite(p.prefill_ms) and p.prefill_ms > 0
+                    assert d.fits == (d.shortfall_gb == 0)
