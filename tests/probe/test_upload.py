@@ -162,3 +162,37 @@ def test_measured_figures_override_the_datasheet(h200_record: dict[str, Any]) ->
     assert 4.4 < h200.hbm_tb_s < 4.9 and 900 < h200.bf16_tflops < 1050
     assert "measured by suanli probe" in h200.note
     assert measured_gpu(gpu("H100"), h200_record) == gpu("H100")  # nothing measured for it
+
+
+def test_cli_probe_upload_reaches_the_exchange(
+    exchange: Exchange, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from suanli.cli.main import app
+    from suanli.probe import run as probe_run
+    from suanli.probe import upload as upload_module
+    from tests.probe.conftest import H200_ROW, smi_runner
+
+    monkeypatch.setattr(
+        probe_run, "load_environment", lambda: probe_run.Environment(smi_runner([H200_ROW]))
+    )
+    monkeypatch.setattr(upload_module, "urllib_transport", exchange.transport)
+    result = CliRunner().invoke(
+        app,
+        ["probe", "--quick", "--json", "--upload", "--url", BASE, "--key", exchange.keys["seller"]],
+    )
+    assert result.exit_code == 0, result.output
+    import json
+
+    body = json.loads(result.stdout)
+    assert body["upload"]["sha256"] == body["sha256"]
+    # Unmeasured GPUs are stored but do not make the offers verified.
+    assert body["upload"]["verified_gpus"] == []
+
+
+def test_an_unreachable_exchange_is_unavailable(h200_record: dict[str, Any]) -> None:
+    from suanli.errors import Unavailable
+
+    with pytest.raises(Unavailable, match="cannot reach the exchange"):
+        upload(h200_record, url="http://127.0.0.1:9", key="k")

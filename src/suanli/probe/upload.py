@@ -56,7 +56,7 @@ def upload(
     *,
     url: str,
     key: str,
-    transport: Transport = urllib_transport,
+    transport: Transport | None = None,
 ) -> dict[str, Any]:
     """POST ``record`` with the seller's API key; returns the exchange's answer (id, hash,
     verified GPUs). Raises the matching SuanliError when the exchange refuses it."""
@@ -73,7 +73,8 @@ def upload(
         "Authorization": f"Bearer {key}",
         "X-API-Key": key,
     }
-    status, answer = transport(url.rstrip("/") + ROUTE, body, headers)
+    send = transport or urllib_transport
+    status, answer = send(url.rstrip("/") + ROUTE, body, headers)
     try:
         data = json.loads(answer.decode("utf-8") or "{}")
     except ValueError:
