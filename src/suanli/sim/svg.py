@@ -235,8 +235,8 @@ def site_map(
     cities: Sequence[tuple[str, float, float]],
     *,
     title: str,
-    width: int = 460,
-    height: int = 380,
+    width: int = 620,
+    height: int = 500,
 ) -> str:
     """Sites as circles (area ∝ GPUs, colour = utilization) and cities as squares, placed by
     longitude/latitude (equirectangular, scaled by cos of the mean latitude)."""
@@ -276,18 +276,51 @@ def site_map(
             f'<rect x="{x - 3:.1f}" y="{y - 3:.1f}" width="6" height="6" fill="#333">'
             f"<title>{escape(city_name)}</title></rect>"
         )
-    for name, site_lat, site_lon, gpus, util in sorted(sites, key=lambda s: -s[3]):
+    ordered = sorted(sites, key=lambda s: -s[3])
+    circles = []
+    for _, site_lat, site_lon, gpus, _ in ordered:
         x, y = xy(site_lat, site_lon)
-        r = 4 + 18 * math.sqrt(gpus / biggest)
+        circles.append((x, y, 4 + 18 * math.sqrt(gpus / biggest)))
+    placed = [(x - r, y - r, x + r, y + r) for x, y, r in circles]
+    labels: list[str] = []
+    for (name, _, _, gpus, util), (x, y, r) in zip(ordered, circles, strict=True):
         out.append(
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" fill="{heat(util)}" '
-            f'fill-opacity="0.8" stroke="#222" stroke-width="0.6"><title>{escape(name)}: '
+            f'fill-opacity="0.85" stroke="#222" stroke-width="0.6"><title>{escape(name)}: '
             f"{gpus:,.0f} GPUs, {util * 100:.0f}% used</title></circle>"
-            f'<text x="{x + r + 2:.1f}" y="{y + 3:.1f}" class="s">{escape(name)} '
-            f"{util * 100:.0f}%</text>"
+        )
+        text = f"{name} {util * 100:.0f}%"
+        w_text, h_text = 5.6 * len(text), 11.0
+        # Try label positions around the circle; keep the first that overlaps nothing.
+        options = [
+            (x + r + 2, y + 4), (x - r - 2 - w_text, y + 4), (x - w_text / 2, y - r - 3),
+            (x - w_text / 2, y + r + 11), (x + r + 2, y - r), (x + r + 2, y + r + 8),
+            (x - r - 2 - w_text, y - r), (x - r - 2 - w_text, y + r + 8),
+        ]  # fmt: skip
+        best = options[0]
+        for lx, ly in options:
+            box = (lx, ly - h_text + 2, lx + w_text, ly + 2)
+            inside = box[0] >= 0 and box[2] <= width and box[1] >= 20 and box[3] <= height
+            own = (x - r, y - r, x + r, y + r)
+            if inside and not any(_overlap(box, o) for o in placed if o != own):
+                best = (lx, ly)
+                break
+        lx, ly = best
+        placed.append((lx, ly - h_text + 2, lx + w_text, ly + 2))
+        labels.append(f'<text x="{lx:.1f}" y="{ly:.1f}" class="s">{escape(text)}</text>')
+    out += labels
+    for i, u in enumerate((0.0, 0.25, 0.5, 0.75, 1.0)):
+        out.append(
+            f'<rect x="{width - 150 + i * 28}" y="26" width="28" height="8" '
+            f'fill="{heat(u)}"/><text x="{width - 150 + i * 28}" y="46" class="s">'
+            f"{u * 100:.0f}%</text>"
         )
     out.append("</svg>")
     return "".join(out)
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def heat(u: float) -> str:
