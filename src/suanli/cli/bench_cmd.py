@@ -72,3 +72,18 @@ def bench_placement(
             milp_max_requests=milp_max, milp_time_limit_s=milp_time_limit,
         )
     )
+
+
+@bench_app.command("sizing")
+def bench_sizing(
+    model: str = typer.Option("qwen2.5-32b", "--model", help="model to size"),
+    rate: float = typer.Option(40.0, "--rate", help="arrival rate, requests/s"),
+    repeats: int = typer.Option(3, "--repeats", help="timed repetitions (median reported)"),
+    as_json: bool = typer.Option(True, "--json/--no-json", help="print one JSON document"),
+) -> None:
+    """Size a request over every GPU type on both Azure traces (time per call); baseline: a
+    brute-force scheduler simulation of the chosen configuration's TTFT and TPOT."""
+    from suanli.cli.common import print_json
+    from suanli.perf.sizing_bench import run
+
+    print_json(run(model=model, rate_per_s=rate, repeats=repeats))
