@@ -24,7 +24,8 @@ rounding in layers by unit size, then a greedy pass on what is left.
    sums.
 5. **Residual.** A demand not completely placed is released and, with the other leftovers,
    placed greedily (largest first, cheapest acceptable offer, any alternative) on what is
-   free, so nothing placeable is left unplaced by rounding.
+   free; if some are still unplaced, a small time-limited MILP re-solves them with the
+   demands blocking their offers (:mod:`suanli.placement.repair`).
 
 Why this method: per-demand LP/MILP does not scale (millions of variables at 10k demands;
 HiGHS and CP-SAT gave no answer in minutes in the study recorded in
@@ -44,6 +45,7 @@ from ortools.graph.python import min_cost_flow
 from suanli.errors import Unavailable
 from suanli.placement.baselines import greedy, price_rank
 from suanli.placement.problem import FloatArray, IntArray, Problem
+from suanli.placement.repair import repair
 from suanli.placement.result import Solution
 
 SCALE = 10_000.0  # integer cost units per CNY per hour
@@ -248,7 +250,8 @@ def solve_fast(p: Problem) -> Solution:
     chosen = _choose_alternatives(p, dclass, gmin, n_c, cq_c, cq_alt, f_cq, alt_start)
     quota_gpus = np.floor(f_no * net.n_ratio[net.no_n] + 1e-9).astype(np.int64)
     f_qn = flows[n_cq : n_cq + n_qn]
-    group, offer, units, final_alt = _round_layers(p, gq, net, quota_gpus, f_qn, chosen)
+    rows = _round_layers(p, gq, net, quota_gpus, f_qn, chosen)
+    group, offer, units, final_alt = repair(p, rows)
     return Solution(
         group=group,
         offer=offer,

@@ -65,7 +65,13 @@ def pairs(problem: Problem) -> tuple[IntArray, IntArray]:
     return np.concatenate(gs), np.concatenate(os)
 
 
-def solve_milp(problem: Problem, *, time_limit_s: float = 30.0) -> Solution:
+def solve_milp(
+    problem: Problem,
+    *,
+    time_limit_s: float = 30.0,
+    node_limit: int | None = None,
+    mip_rel_gap: float = 0.0,
+) -> Solution:
     """Solve the placement MILP (formulation in the module docstring)."""
     p = problem
     pg, po = pairs(p)
@@ -102,7 +108,12 @@ def solve_milp(problem: Problem, *, time_limit_s: float = 30.0) -> Solution:
         constraints=LinearConstraint(a_mat, lower, upper),
         integrality=np.ones(n_var),
         bounds=Bounds(np.zeros(n_var), ub),
-        options={"time_limit": time_limit_s, "mip_rel_gap": 0.0, "disp": False},
+        options={
+            "time_limit": time_limit_s,
+            "mip_rel_gap": mip_rel_gap,
+            "disp": False,
+            **({"node_limit": node_limit} if node_limit is not None else {}),
+        },
     )
     if res.x is None:
         raise Unavailable(
