@@ -17,7 +17,7 @@ def test_every_point_has_a_source_and_a_method() -> None:
     assert len(points) >= 40
     for p in points:
         assert p.source and p.method and p.measured_ms > 0
-        assert p.kind in ("decode", "prefill")
+        assert p.kind in ("decode", "prefill", "generate")
     assert {p.gpu for p in points} >= {"A100-SXM-80GB", "H100-SXM", "H200-SXM", "L40S"}
     assert not any(p.split_kv for p in points if p.source_key == "suanli-h200")
 
@@ -86,6 +86,30 @@ def test_bad_point_files_name_the_field() -> None:
     assert info.value.field == "kind"
     with pytest.raises(DataFileError):
         fitting.parse_points({"points": "nope"})
+
+
+def test_generate_points_need_output_tokens_and_sum_their_steps() -> None:
+    base = {
+        "model": "mixtral-8x7b",
+        "gpu": "h200",
+        "kind": "generate",
+        "batch": 8,
+        "context": 32,
+        "tp": 2,
+        "measured_ms": 1900.0,
+    }
+    with pytest.raises(DataFileError) as info:
+        fitting.parse_points([base])
+    assert info.value.field == "output_tokens"
+    (point,) = fitting.parse_points([{**base, "output_tokens": 5}])
+    cal = default_calibration()
+    total = fitting.predict_ms(point, cal)
+    prefill_only = fitting.predict_ms(dataclasses.replace(point, kind="prefill"), cal)
+    steps = sum(
+        fitting.predict_ms(dataclasses.replace(point, kind="decode", context=32 + i), cal)
+        for i in range(4)
+    )
+    assert total == pytest.approx(prefill_only + steps)
 
 
 def test_probe_format_points_parse() -> None:

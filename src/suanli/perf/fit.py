@@ -62,16 +62,18 @@ FREE_PARAMS: dict[str, tuple[float, float]] = {
     "allreduce_latency_us": (1.0, 200.0),
 }
 PRIOR_WEIGHT = 0.05
+KINDS = ("decode", "prefill", "generate")
 
 
 @dataclass(frozen=True, slots=True)
 class CalibrationPoint:
-    """One measured step: decode (``context`` cached tokens) or prefill (``context`` prompt
-    tokens), with how and where it was measured."""
+    """One measurement, with how and where it was measured: a decode step (``context`` cached
+    tokens), a prefill (``context`` prompt tokens), or a whole generation (prefill of
+    ``context`` prompt tokens, then ``output_tokens - 1`` decode steps)."""
 
     model: str
     gpu: str
-    kind: str  # decode | prefill
+    kind: str  # decode | prefill | generate
     batch: int
     context: int
     tp: int
@@ -81,6 +83,7 @@ class CalibrationPoint:
     source: str
     source_key: str
     split_kv: bool = True  # the engine's decode attention splits the KV cache (see Calibration)
+    output_tokens: int = 0  # generate only
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +116,12 @@ def _point(raw: Any, *, path: str, index: int, sources: dict[str, Any]) -> Calib
         return raw[key]
 
     kind = need("kind")
-    if kind not in ("decode", "prefill"):
+    if kind not in KINDS:
         raise DataFileError(
-            f"kind must be decode or prefill, got {kind!r}", path=path, item=item, field="kind"
+            f"kind must be one of {', '.join(KINDS)}, got {kind!r}",
+            path=path,
+            item=item,
+            field="kind",
         )
     key = str(raw.get("source", "measured"))
     info = sources.get(key, {})
@@ -134,6 +140,7 @@ def _point(raw: Any, *, path: str, index: int, sources: dict[str, Any]) -> Calib
             source=str(info.get("citation", key)),
             source_key=key,
             split_kv=bool(raw.get("split_kv", info.get("split_kv", True))),
+            output_tokens=int(need("output_tokens")) if kind == "generate" else 0,
         )
     except (TypeError, ValueError) as exc:
         raise DataFileError(f"bad value: {exc}", path=path, item=item) from None
@@ -197,7 +204,7 @@ def predict_ms(point: CalibrationPoint, cal: Calibration) -> float:
             precision=precision,
             calibration=cal,
         ).step_ms
-    return prefill(
+    first = prefill(
         arch,
         card,
         prompt_tokens=point.context,
@@ -206,6 +213,27 @@ def predict_ms(point: CalibrationPoint, cal: Calibration) -> float:
         precision=precision,
         calibration=cal,
     ).prefill_ms
+    if point.kind == "prefill":
+        return first
+    # generate: the prefill yields the first token, each of n = output - 1 decode steps one
+    # more. A step's time is affine in its context, so the n steps sum to n x the mean of the
+    # first and the last.
+    steps = point.output_tokens - 1
+    if steps <= 0:
+        return first
+    ends = [
+        decode_step(
+            arch,
+            card,
+            batch=point.batch,
+            context=point.context + offset,
+            tp=point.tp,
+            precision=precision,
+            calibration=cal,
+        ).step_ms
+        for offset in (0, steps - 1)
+    ]
+    return first + steps * (ends[0] + ends[1]) / 2.0
 
 
 def evaluate(
