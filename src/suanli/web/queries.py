@@ -244,7 +244,12 @@ def _bucket_sums(
 ) -> list[tuple[str, int, float]]:
     """(hub, bucket index, summed amount) for rows whose time falls in the window."""
     dialect = session.get_bind().dialect.name
-    bucket = cast((epoch_s(time_col, dialect) - start_s) / bucket_s, Integer)
+    offset = epoch_s(time_col, dialect) - start_s
+    # SQLite's integer division already floors (offsets here are >= 0); PostgreSQL's
+    # numeric-to-integer cast rounds, so floor first there
+    bucket = cast(
+        offset / bucket_s if dialect == "sqlite" else func.floor(offset / bucket_s), Integer
+    )
     rows = session.execute(
         select(hub_col, bucket, func.sum(amount)).where(*where).group_by(hub_col, bucket)
     )

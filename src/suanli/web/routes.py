@@ -9,6 +9,8 @@ not found).
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Annotated, Any
@@ -19,6 +21,7 @@ from sqlalchemy import func, select
 
 from suanli.api.deps import Caller, DatabaseDep, get_caller, optional_caller
 from suanli.errors import NotFound
+from suanli.store.db import Database
 from suanli.store.models import Fill
 from suanli.web import queries
 from suanli.web.geography import DEFAULT_CITY, map_document
@@ -39,6 +42,28 @@ _INDEX_WINDOWS = {"hour": timedelta(days=7), "day": timedelta(days=90)}
 OptionalCaller = Annotated[Caller | None, Depends(optional_caller)]
 RequiredCaller = Annotated[Caller, Depends(get_caller)]
 PageNo = Annotated[int, Query(ge=1, le=10_000_000, description="1-based page")]
+
+
+_AGGREGATE_TTL_S = 5.0
+
+
+def _cached(request: Request, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+    """A few seconds of per-process memory for the heavier aggregates, so any number of
+    open pages polling at once cost the database one query per key per TTL."""
+    cache: dict[tuple[Any, ...], tuple[float, Any]] | None = getattr(
+        request.app.state, "web_cache", None
+    )
+    if cache is None:
+        cache = request.app.state.web_cache = {}
+    now = time.monotonic()
+    hit = cache.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = compute()
+    if len(cache) > 256:
+        cache.clear()
+    cache[key] = (now + _AGGREGATE_TTL_S, value)
+    return value
 
 
 def _static_dir() -> Any:
@@ -171,12 +196,20 @@ def index(
     (:func:`suanli.market.index.index_document`: GPU-hour-weighted 10% trimmed mean per
     period, pricing types never mixed) over call-auction fills and the service's direct
     fills, read only for that window."""
-    from suanli.api.routes.market import store as market_store
     from suanli.catalog import gpu as catalog_gpu
+
+    name = catalog_gpu(gpu).name
+    key = ("index", name, hub, period, pricing)
+    return dict(_cached(request, key, lambda: _index(request, db, name, hub, period, pricing)))
+
+
+def _index(
+    request: Request, db: Database, name: str, hub: str | None, period: str, pricing: str
+) -> dict[str, Any]:
+    from suanli.api.routes.market import store as market_store
     from suanli.catalog import reference_price
     from suanli.market.index import index_document
 
-    name = catalog_gpu(gpu).name
     start = datetime.now(UTC) - _INDEX_WINDOWS[period]
     start_h = start.timestamp() / 3600.0
     records: list[dict[str, Any]] = []
@@ -219,15 +252,19 @@ def index(
 
 @api.get("/utilization")
 def utilization(
-    db: DatabaseDep, hours: Annotated[int, Query(ge=1, le=24 * 366)] = 72
+    request: Request, db: DatabaseDep, hours: Annotated[int, Query(ge=1, le=24 * 366)] = 72
 ) -> dict[str, Any]:
     """Utilization by hub: now, and over the last ``hours`` in about 48 buckets."""
-    with db.read() as session:
-        return {
-            "now": queries.capacity_by_hub(session),
-            "series": queries.utilization_series(session, hours=hours),
-            "hours": hours,
-        }
+
+    def compute() -> dict[str, Any]:
+        with db.read() as session:
+            return {
+                "now": queries.capacity_by_hub(session),
+                "series": queries.utilization_series(session, hours=hours),
+                "hours": hours,
+            }
+
+    return dict(_cached(request, ("utilization", hours), compute))
 
 
 @api.get("/whoami")
