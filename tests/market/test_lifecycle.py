@@ -205,16 +205,18 @@ def test_random_sequences_keep_every_invariant(
             continue
         assert state.ledger.total() == 0
         _gpus_exclusive(state)
-        if isinstance(event, Preempt):
-            for lease_id, lease in state.leases.leases.items():
-                old = before.leases.leases.get(lease_id)
-                if (
-                    lease.state is LeaseState.PREEMPTED
-                    and old is not None
-                    and (old.state is not LeaseState.PREEMPTED)
-                ):
-                    assert lease.priority < event.order.priority
-                    assert lease.instrument.pricing.value == "interruptible"
+        for lease_id, lease in state.leases.leases.items():
+            old = before.leases.leases.get(lease_id)
+            if lease.state is LeaseState.PREEMPTED and (
+                old is None or old.state is not LeaseState.PREEMPTED
+            ):
+                demand = (
+                    event.order
+                    if isinstance(event, Preempt)
+                    else before.book.get(str(lease.preempted_by))
+                )
+                assert lease.priority < demand.priority
+                assert lease.instrument.pricing.value == "interruptible"
         for lease in state.leases.leases.values():
             if lease.state in (LeaseState.ENDED, LeaseState.PREEMPTED, LeaseState.CANCELLED):
                 assert state.ledger.balance(lease.escrow_account) == 0
@@ -228,3 +230,24 @@ def test_random_sequences_keep_every_invariant(
     assert again.leases.leases == state.leases.leases
     assert again.fills == state.fills
     assert again.book == state.book
+
+
+def test_clearing_lets_unfilled_on_demand_bids_preempt_spot_leases() -> None:
+    state = MarketState()
+    for event in (
+        PlaceOrder(bid("spot", SPOT, "alice", 5, 8, priority=0)),
+        PlaceOrder(ask("cap", SPOT, "dc1", 3, 8)),
+        Clear(0.0),
+        Activate("L-F0-0", 0.0),
+        PlaceOrder(bid("urgent", ON_DEMAND, "bob", 20, 4, priority=3, all_or_nothing=True)),
+        PlaceOrder(bid("meek", ON_DEMAND, "carol", 20, 4, priority=0)),
+        Clear(1.0),
+    ):
+        state = apply(state, event)
+    victim = state.leases.get("L-F0-0")
+    assert victim.state is LeaseState.PREEMPTED and victim.preempted_by == "urgent"
+    (new,) = [x for x in state.leases.leases.values() if x.buyer == "bob"]
+    assert new.gpus == 4 and new.start_h == 1.25 and new.state is LeaseState.PENDING
+    assert [o.id for o in state.book.orders] == ["meek"]  # priority 0 preempts nobody
+    assert state.ledger.total() == 0
+    assert replay(state.log).leases == state.leases

@@ -3,30 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from suanli.api.app import create_app
-from tests.service.conftest import (  # noqa: F401  (fixtures used by name)
-    Exchange,
-    TestClient,
-    db_url,
-    make_keys,
-    pg_base_url,
-    pg_url,
-)
-
-
-@pytest.fixture
-def ex(db_url: str) -> Iterator[Exchange]:  # noqa: F811
-    """A fresh exchange on SQLite, and on PostgreSQL when SUANLI_TEST_DATABASE_URL is set."""
-    url = db_url
-    app = create_app(url)
-    headers, ids = make_keys(app)
-    with TestClient(app) as client:
-        yield Exchange(client=client, url=url, headers=headers, key_ids=ids)
+from tests.market.conftest import Market, TestClient, keys_for
 
 
 def _window() -> tuple[float, float]:
@@ -41,7 +21,8 @@ def _order(side: str, price: float, qty: int, **extra: object) -> dict[str, obje
             "quantity_gpus": qty, **extra}  # fmt: skip
 
 
-def test_market_round_trip(ex: Exchange) -> None:
+def test_market_round_trip(market: Market) -> None:
+    ex = market
     c = ex.client
     r = c.post("/market/orders", json=_order("ask", 8.0, 8), headers=ex.as_("seller_a"))
     assert r.status_code == 201, r.text
@@ -92,7 +73,7 @@ def test_market_round_trip(ex: Exchange) -> None:
 def test_market_state_survives_restart(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'm.db'}"
     app = create_app(url)
-    headers, _ = make_keys(app)
+    headers = keys_for(app)
     with TestClient(app) as c:
         c.post("/market/orders", json=_order("ask", 8.0, 4), headers=headers["seller_a"])
         c.post("/market/orders", json=_order("bid", 9.0, 4), headers=headers["buyer_a"])

@@ -109,7 +109,9 @@ def event_to_dict(e: Event) -> dict[str, Any]:
         return {"kind": e.kind, "order": order_to_dict(e.order), "at_h": e.at_h}
     if isinstance(e, CancelOrder):
         return {"kind": e.kind, "order_id": e.order_id}
-    if isinstance(e, (Clear, Meter)):
+    if isinstance(e, Clear):
+        return {"kind": e.kind, "at_h": e.at_h, "preempt": e.preempt}
+    if isinstance(e, Meter):
         return {"kind": e.kind, "at_h": e.at_h}
     if isinstance(e, (Activate, CancelLease)):
         return {"kind": e.kind, "lease_id": e.lease_id, "at_h": e.at_h}
@@ -126,7 +128,7 @@ def event_from_dict(d: dict[str, Any]) -> Event:
         if kind == "cancel_order":
             return CancelOrder(str(d["order_id"]))
         if kind == "clear":
-            return Clear(float(d["at_h"]))
+            return Clear(float(d["at_h"]), bool(d.get("preempt", True)))
         if kind == "meter":
             return Meter(float(d["at_h"]))
         if kind == "activate":

@@ -16,7 +16,7 @@ from suanli.market.clearing import ClearingResult, Fill, clear, residual
 from suanli.market.leases import LeaseBook, activate, cancel, deposit, meter, open_leases
 from suanli.market.ledger import Ledger
 from suanli.market.orders import Order, OrderBook
-from suanli.market.preemption import preempt
+from suanli.market.preemption import preempt, preempt_for_unfilled
 from suanli.market.rules import MarketRules
 
 
@@ -37,6 +37,7 @@ class Clear:
     """Run the call auctions over the whole book; fills become pending leases."""
 
     at_h: float
+    preempt: bool = True  # unfilled on-demand bids then preempt lower-priority spot leases
     kind: str = "clear"
 
 
@@ -105,9 +106,15 @@ def apply(state: MarketState, event: Event) -> MarketState:
     if isinstance(event, Clear):
         result = clear(state.book, at_h=event.at_h, fill_prefix=f"F{state.rounds}-")
         leases, _ = open_leases(state.leases, result.fills)
+        book, ledger = residual(state.book, result), state.ledger
+        if event.preempt:
+            book, leases, ledger, _ = preempt_for_unfilled(
+                book, leases, ledger, now_h=event.at_h, rules=rules
+            )
         return replace(
             state,
-            book=residual(state.book, result),
+            book=book,
+            ledger=ledger,
             fills=(*state.fills, *result.fills),
             leases=leases,
             rounds=state.rounds + 1,
@@ -115,16 +122,16 @@ def apply(state: MarketState, event: Event) -> MarketState:
             last_clearing=result,
         )
     if isinstance(event, Activate):
-        book, ledger = activate(state.leases, state.ledger, event.lease_id, now_h=event.at_h)
-        return replace(state, leases=book, ledger=ledger, log=logged)
+        held, ledger = activate(state.leases, state.ledger, event.lease_id, now_h=event.at_h)
+        return replace(state, leases=held, ledger=ledger, log=logged)
     if isinstance(event, Meter):
-        book, ledger = meter(state.leases, state.ledger, now_h=event.at_h, fee_bps=rules.fee_bps)
-        return replace(state, leases=book, ledger=ledger, log=logged)
+        held, ledger = meter(state.leases, state.ledger, now_h=event.at_h, fee_bps=rules.fee_bps)
+        return replace(state, leases=held, ledger=ledger, log=logged)
     if isinstance(event, CancelLease):
-        book, ledger = cancel(
+        held, ledger = cancel(
             state.leases, state.ledger, event.lease_id, now_h=event.at_h, fee_bps=rules.fee_bps
         )
-        return replace(state, leases=book, ledger=ledger, log=logged)
+        return replace(state, leases=held, ledger=ledger, log=logged)
     if isinstance(event, Preempt):
         out = preempt(state.leases, state.ledger, event.order, now_h=event.at_h, rules=rules)
         return replace(state, leases=out.book, ledger=out.ledger, log=logged)

@@ -13,12 +13,12 @@ all-or-nothing demand preempts nobody; a divisible one takes what there is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from suanli.errors import Infeasible, InvalidRequest
 from suanli.market.leases import Lease, LeaseBook, LeaseState, stop_for_preemption
 from suanli.market.ledger import Ledger, Transaction
-from suanli.market.orders import Order, Pricing, Side
+from suanli.market.orders import Order, OrderBook, Pricing, Side
 from suanli.market.rules import MarketRules
 
 
@@ -110,17 +110,62 @@ def preempt(
         by_seller.setdefault(lease.seller, []).extend(lease.gpu_ids)
     new: list[Lease] = []
     left = demand.quantity_gpus
+    serial = 0
     for seller, ids in by_seller.items():
         if left <= 0:
             break
+        while f"L-pre-{demand.id}-{serial}" in book.leases:
+            serial += 1
         new.append(
             Lease(
-                id=f"L-pre-{demand.id}-{len(new)}", fill_id=f"preempt:{demand.id}",
+                id=f"L-pre-{demand.id}-{serial}", fill_id=f"preempt:{demand.id}",
                 instrument=demand.instrument, buyer=demand.account, seller=seller,
                 gpu_ids=tuple(ids[:left]), price_fen_per_gpu_hour=price, start_h=start,
                 end_h=demand.instrument.end_h, priority=demand.priority,
             )
         )  # fmt: skip
         left -= len(ids[:left])
+        serial += 1
     out = book._with([*victims, *new], release=release)
     return Preemption(out, ledger.post(*txs), tuple(victims), tuple(new), available)
+
+
+def preempt_for_unfilled(
+    book: OrderBook,
+    leases: LeaseBook,
+    ledger: Ledger,
+    *,
+    now_h: float,
+    rules: MarketRules = MarketRules(),
+) -> tuple[OrderBook, LeaseBook, Ledger, tuple[Lease, ...]]:
+    """After a clearing: every on-demand bid still (partly) unfilled preempts what it may.
+
+    Bids go in priority order (highest first, then arrival). A bid that displaces leases gets
+    pending leases priced at its limit and leaves the book (or keeps its unmet rest, when
+    divisible); an all-or-nothing bid that cannot be met in full preempts nobody and rests.
+    Returns the new book, leases, ledger and the new leases.
+    """
+    waiting = sorted(
+        (o for o in book.orders
+         if o.side is Side.BID and o.instrument.pricing is Pricing.ON_DEMAND and o.priority > 0),
+        key=lambda o: (-o.priority, o.seq, o.id),
+    )  # fmt: skip
+    made: list[Lease] = []
+    for order in waiting:
+        if not candidates(leases, order):
+            continue
+        try:
+            out = preempt(leases, ledger, order, now_h=now_h, rules=rules)
+        except Infeasible:
+            continue
+        got = sum(x.gpus for x in out.leases)
+        if got == 0:
+            continue
+        leases, ledger = out.book, out.ledger
+        made.extend(out.leases)
+        book = book.cancel(order.id)
+        if got < order.quantity_gpus:
+            book = book.add(
+                replace(order, id=f"{order.id}~", quantity_gpus=order.quantity_gpus - got)
+            )
+    return book, leases, ledger, tuple(made)
