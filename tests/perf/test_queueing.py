@@ -202,3 +202,23 @@ def test_ttft_grows_with_load_and_diverges_past_capacity() -> None:
         base.decode_tokens_var,
     )
     assert not ttft(over, 0.95).stable
+
+
+def test_heavy_tailed_prefill_wait_tail_matches_simulation() -> None:
+    rng = np.random.default_rng(21)
+    n, rate = 80_000, 5.0
+    service = rng.lognormal(np.log(0.06), 1.0, n)  # heavy tail: SCV of the service ~1.7
+    waits = simulate_mgc_wait(_poisson(rate, n, seed=22), service, 1)[n // 10 :]
+    est = prefill_wait(
+        arrival_rate_per_s=rate,
+        prefill_mean_s=float(service.mean()),
+        prefill_second_moment_s2=float(np.mean(service**2)),
+        prefill_third_moment_s3=float(np.mean(service**3)),
+        decode_busy_fraction=0.0,
+        step_s=0.03,
+    )
+    assert est.conditional_scv > 1.0
+    assert est.mean_s == pytest.approx(float(waits.mean()), rel=0.15)
+    for q in (0.9, 0.95, 0.99):
+        model_q = quantile_of_sum(est, NO_WAIT, np.zeros(1), np.ones(1), q)
+        assert model_q == pytest.approx(float(np.quantile(waits, q)), rel=0.2)

@@ -14,9 +14,11 @@ A replica is one model instance (``tp`` GPUs) running continuous batching with a
    residual ``R = lambda E[pf^2] / 2 + f_dec * step / 2`` (``f_dec``: the share of time the
    GPU is in a decode step).
 
-Each wait has an atom at zero and an exponential tail (the usual heavy-traffic shape), so
-the TTFT quantile of ``W_slot + W_prefill + pf(L)`` is found exactly for that shape by
-bisection over the mixture of the prefill-time distribution.
+Each wait has an atom at zero and an exponential tail (the usual heavy-traffic shape); the
+prefill wait's tail becomes a two-phase hyperexponential when Takács' second moment says it
+is burstier than exponential (long prompts among short ones). The TTFT quantile of
+``W_slot + W_prefill + pf(L)`` is then found exactly for that shape by a grid search over
+the mixture of the prefill-time distribution.
 
 Why analytic and not a simulation inside :func:`size`: sizing evaluates hundreds of
 (GPU, TP, replicas) candidates and must stay well under a second; the formulas cost
@@ -39,10 +41,14 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass(frozen=True, slots=True)
 class WaitTail:
-    """A waiting time with ``P(W > x) = p_wait * exp(-x / conditional_mean_s)``, x >= 0."""
+    """A waiting time: zero with probability ``1 - p_wait``, else drawn from ``W | W > 0``
+    with mean ``conditional_mean_s`` and squared coefficient of variation
+    ``conditional_scv``: exponential when that is <= 1, else a balanced-means two-phase
+    hyperexponential (heavy prefill tails make waits burstier than exponential)."""
 
     p_wait: float
     conditional_mean_s: float
+    conditional_scv: float = 1.0
 
     @property
     def mean_s(self) -> float:
@@ -54,16 +60,28 @@ class WaitTail:
     def stable(self) -> bool:
         return math.isfinite(self.conditional_mean_s)
 
+    @property
+    def empty(self) -> bool:
+        return self.p_wait == 0 or self.conditional_mean_s == 0
+
+    def phases(self) -> tuple[tuple[float, float], ...]:
+        """(weight, mean) of the exponential phases of ``W | W > 0``."""
+        m, c2 = self.conditional_mean_s, self.conditional_scv
+        if c2 <= 1.0 + 1e-9:
+            return ((1.0, m),)
+        p1 = 0.5 * (1.0 + math.sqrt((c2 - 1.0) / (c2 + 1.0)))
+        return ((p1, m / (2.0 * p1)), (1.0 - p1, m / (2.0 * (1.0 - p1))))
+
     def survival(self, x_s: FloatArray) -> FloatArray:
         """``P(W > x)`` for each x (1 where x < 0)."""
         x = np.asarray(x_s, dtype=np.float64)
-        if self.p_wait == 0 or self.conditional_mean_s == 0:
+        if self.empty:
             return np.where(x < 0, 1.0, 0.0)
         if not self.stable:
             return np.ones_like(x)
-        return np.where(
-            x < 0, 1.0, self.p_wait * np.exp(-np.maximum(x, 0) / self.conditional_mean_s)
-        )
+        xp = np.maximum(x, 0.0)
+        tail = sum(w * np.exp(-xp / m) for w, m in self.phases())
+        return np.where(x < 0, 1.0, self.p_wait * tail)
 
 
 NO_WAIT = WaitTail(0.0, 0.0)
@@ -127,38 +145,53 @@ def prefill_wait(
     prefill_second_moment_s2: float,
     decode_busy_fraction: float,
     step_s: float,
+    prefill_third_moment_s3: float | None = None,
 ) -> WaitTail:
-    """Wait for the GPU to start a prefill: M/G/1, prefills before decode steps (see module)."""
-    rho = arrival_rate_per_s * prefill_mean_s
+    """Wait for the GPU to start a prefill: M/G/1, prefills before decode steps (see module).
+
+    With the third moment of the prefill time, the wait's second moment follows Takács,
+    ``E[W^2] = 2 E[W]^2 + (lambda E[pf^3] / 3 + f_dec step^2 / 3) / (1 - rho_p)``, and sets
+    the shape of its tail.
+    """
+    lam, d = arrival_rate_per_s, step_s
+    rho = lam * prefill_mean_s
     if rho >= 1:
         return UNSTABLE
-    residual_s = (
-        arrival_rate_per_s * prefill_second_moment_s2 / 2.0 + decode_busy_fraction * step_s / 2.0
-    )
+    residual_s = lam * prefill_second_moment_s2 / 2.0 + decode_busy_fraction * d / 2.0
     mean_s = residual_s / (1.0 - rho)
     p_busy = min(1.0, rho + decode_busy_fraction)
     if mean_s <= 0 or p_busy <= 0:
         return NO_WAIT
-    return WaitTail(p_busy, mean_s / p_busy)
+    scv = 1.0
+    if prefill_third_moment_s3 is not None:
+        third = lam * prefill_third_moment_s3 / 3.0 + decode_busy_fraction * d * d / 3.0
+        second_s2 = 2.0 * mean_s**2 + third / (1.0 - rho)
+        m1, m2 = mean_s / p_busy, second_s2 / p_busy
+        scv = max(m2 / m1**2 - 1.0, 0.0)
+    return WaitTail(p_busy, mean_s / p_busy, scv)
+
+
+def _pair_survival(m1: float, m2: float, x: FloatArray) -> FloatArray:
+    """``P(E1 + E2 > x)`` for independent exponentials of means m1 and m2 (x >= 0)."""
+    if abs(m1 - m2) <= 1e-9 * max(m1, m2):
+        return np.asarray((1.0 + x / m1) * np.exp(-x / m1))
+    return np.asarray((m1 * np.exp(-x / m1) - m2 * np.exp(-x / m2)) / (m1 - m2))
 
 
 def _sum_survival(a: WaitTail, b: WaitTail, x: FloatArray) -> FloatArray:
-    """``P(Wa + Wb > x)`` for two independent atom-plus-exponential waits."""
-    if a.p_wait == 0 or a.conditional_mean_s == 0:
+    """``P(Wa + Wb > x)`` for two independent atom-plus-(hyper)exponential waits."""
+    if a.empty:
         return b.survival(x)
-    if b.p_wait == 0 or b.conditional_mean_s == 0:
+    if b.empty:
         return a.survival(x)
     if not (a.stable and b.stable):
         return np.ones_like(x)
     xp = np.maximum(x, 0.0)
-    m1, m2 = a.conditional_mean_s, b.conditional_mean_s
-    e1, e2 = np.exp(-xp / m1), np.exp(-xp / m2)
-    if abs(m1 - m2) <= 1e-9 * max(m1, m2):
-        both = (1.0 + xp / m1) * e1
-    else:
-        both = (m1 * e1 - m2 * e2) / (m1 - m2)
     p1, p2 = a.p_wait, b.p_wait
-    s = p1 * (1 - p2) * e1 + (1 - p1) * p2 * e2 + p1 * p2 * both
+    s = (1 - p2) * a.survival(xp) + (1 - p1) * b.survival(xp)
+    for w1, m1 in a.phases():
+        for w2, m2 in b.phases():
+            s = s + p1 * p2 * w1 * w2 * _pair_survival(m1, m2, xp)
     return np.where(x < 0, 1.0, s)
 
 
@@ -222,6 +255,10 @@ class ReplicaLoad:
     @property
     def prefill_second_moment_s2(self) -> float:
         return float(np.dot(self.weights, self.prefill_s**2) / self.weights.sum())
+
+    @property
+    def prefill_third_moment_s3(self) -> float:
+        return float(np.dot(self.weights, self.prefill_s**3) / self.weights.sum())
 
 
 def replica_capacity_rps(
@@ -289,6 +326,7 @@ def ttft(load: ReplicaLoad, quantile: float) -> TtftEstimate:
         prefill_second_moment_s2=load.prefill_second_moment_s2,
         decode_busy_fraction=decode_busy,
         step_s=load.step_s,
+        prefill_third_moment_s3=load.prefill_third_moment_s3,
     )
     hold_mean_s = pf_wait.mean_s + pf_mean + decode_mean_s
     pf_var = max(load.prefill_second_moment_s2 - pf_mean**2, 0.0)
