@@ -58,6 +58,9 @@ def test_market_round_trip(market: Market) -> None:
     assert r.status_code == 200 and r.json()["state"] == "active"
     r = c.post(f"/market/leases/{lease_id}/cancel", headers=ex.as_("buyer_a"))
     assert r.json()["state"] == "cancelled"
+    events = c.get("/market/events", headers=ex.as_("operator")).json()
+    assert [e["kind"] for e in events["items"]][:3] == ["place_order", "place_order", "clear"]
+    assert c.get("/market/events", headers=ex.as_("buyer_a")).status_code == 403
     ops = c.get("/market/balances", headers=ex.as_("operator")).json()
     assert ops["total_fen"] == 0
     mine = c.get("/market/balances", headers=ex.as_("buyer_a")).json()["balances_cny"]

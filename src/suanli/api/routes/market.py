@@ -233,6 +233,18 @@ def balances(market: StoreDep, caller: Caller = Depends(get_caller)) -> dict[str
     return body
 
 
+@router.get("/market/events")
+def list_events(
+    market: StoreDep, page: Paging, caller: Caller = Depends(require_roles("operator"))
+) -> dict[str, Any]:
+    """The market's event log, oldest first (operator): replaying it rebuilds the market."""
+    from suanli.market.codec import event_to_dict
+
+    log = market.state().log
+    rows = [event_to_dict(e) for e in log[page.offset : page.offset + page.limit]]
+    return page.wrap(list(rows), len(log))
+
+
 @router.get("/index")
 @router.get("/api/v1/index")
 def price_index(
