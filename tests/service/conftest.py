@@ -5,6 +5,7 @@ sellers, two buyers and the operator."""
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ with warnings.catch_warnings():  # starlette warns about httpx at import; nothin
     from fastapi.testclient import TestClient
 
 from suanli.api.app import create_app
-from suanli.store import create_key
+from suanli.store import Base, Database, create_key
 from suanli.store.db import resolve_database_url
 
 PG_ENV = "SUANLI_TEST_DATABASE_URL"
@@ -49,32 +50,62 @@ def _pg_schema_url(base: str, schema: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_base_url() -> str | None:
-    return os.environ.get(PG_ENV) or None
-
-
-@pytest.fixture
-def pg_url(pg_base_url: str | None) -> Iterator[str]:
-    """A PostgreSQL URL whose search path is a fresh schema, dropped afterwards."""
-    if not pg_base_url:
-        pytest.skip(f"set {PG_ENV} to run the PostgreSQL tests")
+def pg_schema_url() -> Iterator[str | None]:
+    """A PostgreSQL URL whose search path is a fresh, migrated schema (dropped at the end),
+    or None when ``SUANLI_TEST_DATABASE_URL`` is not set."""
+    base = os.environ.get(PG_ENV)
+    if not base:
+        yield None
+        return
     schema = "suanli_t_" + uuid.uuid4().hex[:12]
-    admin = create_engine(resolve_database_url(pg_base_url))
+    admin = create_engine(resolve_database_url(base))
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = _pg_schema_url(base, schema)
+    Database.connect(url).dispose()
     try:
-        yield _pg_schema_url(pg_base_url, schema)
+        yield url
     finally:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
 
 
+@pytest.fixture
+def pg_url(pg_schema_url: str | None) -> str:
+    """The session's PostgreSQL schema, emptied (tables truncated, ids restarted)."""
+    if not pg_schema_url:
+        pytest.skip(f"set {PG_ENV} to run the PostgreSQL tests")
+    engine = create_engine(pg_schema_url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return pg_schema_url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file migrated once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "exchange.db"
+    db = Database.connect(f"sqlite:///{path}")
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+    return path
+
+
+def _sqlite_url(template: Path, folder: Path) -> str:
+    target = folder / "exchange.db"
+    shutil.copyfile(template, target)
+    return f"sqlite:///{target}"
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database on each backend."""
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """A fresh, empty, migrated database on each backend."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'exchange.db'}"
+        return _sqlite_url(sqlite_template, tmp_path)
     url: str = request.getfixturevalue("pg_url")
     return url
 
@@ -118,9 +149,9 @@ def exchange(db_url: str) -> Iterator[Exchange]:
 
 
 @pytest.fixture
-def sqlite_exchange(tmp_path: Path) -> Iterator[Exchange]:
+def sqlite_exchange(tmp_path: Path, sqlite_template: Path) -> Iterator[Exchange]:
     """The same on SQLite only (for tests whose backend does not matter)."""
-    url = f"sqlite:///{tmp_path / 'exchange.db'}"
+    url = _sqlite_url(sqlite_template, tmp_path)
     app = create_app(url)
     headers, ids = make_keys(app)
     with TestClient(app) as client:

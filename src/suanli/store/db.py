@@ -19,6 +19,7 @@ Use it like this (routers get the instance from :func:`suanli.api.deps.get_datab
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -123,6 +124,10 @@ class Database:
         self._read = sessionmaker(bind=engine, expire_on_commit=False)
         writer = engine.execution_options(**{_IMMEDIATE: True}) if self.is_sqlite else engine
         self._write = sessionmaker(bind=writer, expire_on_commit=False)
+        # SQLite has one writer at a time anyway; queueing this process's writers on a lock
+        # keeps them out of SQLite's sleep-and-retry busy handler (other processes still
+        # meet it, bounded by busy_timeout).
+        self._write_lock = threading.Lock() if self.is_sqlite else None
 
     @classmethod
     def connect(cls, url: str | None = None, *, migrate: bool = True) -> Database:
@@ -147,7 +152,13 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A session for writes: committed when the block ends, rolled back on error."""
+        """A session for writes: committed when the block ends, rolled back on error.
+
+        Do not open a write session inside another one in the same thread.
+        """
+        lock = self._write_lock
+        if lock is not None:
+            lock.acquire()
         session = self._write()
         try:
             yield session
@@ -157,6 +168,8 @@ class Database:
             raise
         finally:
             session.close()
+            if lock is not None:
+                lock.release()
 
     def dispose(self) -> None:
         """Close every pooled connection."""

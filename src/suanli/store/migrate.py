@@ -8,6 +8,7 @@ upgrade runs inside one ``BEGIN IMMEDIATE`` transaction, which takes the file's 
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -25,8 +26,27 @@ def alembic_config() -> Config:
     return config
 
 
+@cache
+def head_revisions() -> frozenset[str]:
+    """The newest revision(s) of the packaged migrations (read once per process)."""
+    from alembic.script import ScriptDirectory
+
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def current_heads(engine: Engine) -> frozenset[str]:
+    """The revision(s) the database is at (empty for a new database)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return frozenset(MigrationContext.configure(connection).get_current_heads())
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema of ``engine``'s database to ``revision``."""
+    """Bring the schema of ``engine``'s database to ``revision`` (a cheap no-op when it is
+    already at the head, which is the common case at start-up)."""
+    if revision == "head" and current_heads(engine) == head_revisions():
+        return
     config = alembic_config()
     if engine.dialect.name == "sqlite":
         writer = engine.execution_options(suanli_sqlite_immediate=True)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from suanli.errors import Conflict, Forbidden, InvalidRequest, NotFound
@@ -60,30 +60,48 @@ def resolve_site(name: str) -> tuple[str, str, str]:
     return found.id, found.region, found.role
 
 
-def create_offer(session: Session, seller: str, fields: Mapping[str, Any]) -> Offer:
-    """List a new offer for ``seller``; all of its capacity starts free."""
+_OFFERS = cast(Table, Offer.__table__)
+_INSERT = insert(_OFFERS).returning(_OFFERS.c.id)
+
+
+def insert_offer(session: Session, seller: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """List a new offer for ``seller`` (all of its capacity free); returns it JSON-ready.
+
+    SQLAlchemy Core, no ORM unit of work: this is one of the exchange's hot writes.
+    """
+    from suanli.store.orders import iso
+
     site_id, hub, role = resolve_site(str(fields["site"]))
     count = int(fields["count"])
-    offer = Offer(
-        seller=seller,
-        site=site_id,
-        hub=hub,
-        region_role=role,
-        gpu=resolve_gpu(str(fields["gpu"])),
-        count=count,
-        available=count,
-        gpus_per_node=int(fields.get("gpus_per_node") or 8),
-        price_cny_per_gpu_hour=float(fields["price_cny_per_gpu_hour"]),
-        fabric=str(fields.get("fabric") or "nvlink-ib"),
-        start_h=float(fields.get("start_h") or 0.0),
-        end_h=fields.get("end_h"),
-        interruptible=bool(fields.get("interruptible", False)),
-        status="open",
-        version=1,
-    )
-    session.add(offer)
-    session.flush()
-    return offer
+    now = utcnow()
+    end_h = fields.get("end_h")
+    row: dict[str, Any] = {
+        "seller": seller,
+        "site": site_id,
+        "hub": hub,
+        "region_role": role,
+        "gpu": resolve_gpu(str(fields["gpu"])),
+        "count": count,
+        "available": count,
+        "gpus_per_node": int(fields.get("gpus_per_node") or 8),
+        "price_cny_per_gpu_hour": float(fields["price_cny_per_gpu_hour"]),
+        "fabric": str(fields.get("fabric") or "nvlink-ib"),
+        "start_h": float(fields.get("start_h") or 0.0),
+        "end_h": None if end_h is None else float(end_h),
+        "interruptible": bool(fields.get("interruptible", False)),
+        "status": "open",
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    offer_id = session.connection().execute(_INSERT, row).scalar_one()
+    stamp = iso(now)
+    return {"id": offer_id, **row, "created_at": stamp, "updated_at": stamp}
+
+
+def create_offer(session: Session, seller: str, fields: Mapping[str, Any]) -> Offer:
+    """:func:`insert_offer`, returning the ORM row."""
+    return get_offer(session, int(insert_offer(session, seller, fields)["id"]))
 
 
 def get_offer(session: Session, offer_id: int) -> Offer:

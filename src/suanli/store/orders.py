@@ -15,9 +15,10 @@ short, the whole order rolls back: an order is all or nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from suanli.errors import Conflict, InvalidRequest, NotFound
@@ -42,6 +43,40 @@ def merge_items(items: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     return sorted(merged.items())
 
 
+_OFFERS = cast(Table, Offer.__table__)
+_ORDERS = cast(Table, Order.__table__)
+_LEASES = cast(Table, Lease.__table__)
+_FILLS = cast(Table, Fill.__table__)
+# Built once: the hot path only binds parameters (SQLAlchemy caches the compiled form).
+_RESERVE = (
+    update(_OFFERS)
+    .where(
+        _OFFERS.c.id == bindparam("offer_id"),
+        _OFFERS.c.status == "open",
+        _OFFERS.c.available >= bindparam("gpus"),
+    )
+    .values(available=_OFFERS.c.available - bindparam("gpus"))
+    .returning(
+        _OFFERS.c.seller,
+        _OFFERS.c.gpu,
+        _OFFERS.c.site,
+        _OFFERS.c.hub,
+        _OFFERS.c.price_cny_per_gpu_hour,
+        _OFFERS.c.interruptible,
+    )
+)
+_INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id)
+_INSERT_LEASE = insert(_LEASES).returning(_LEASES.c.id)
+_INSERT_FILL = insert(_FILLS)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a ``Z``, as the API's response models write it."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def place_order(
     session: Session,
     caller: Caller,
@@ -50,27 +85,20 @@ def place_order(
     request_id: int | None = None,
     quote_id: int | None = None,
     hours: float | None = None,
-) -> tuple[Order, list[Lease]]:
-    """Reserve every item or nothing; returns the order and its leases (one per offer)."""
+) -> dict[str, Any]:
+    """Reserve every item or nothing; returns the order (JSON-ready, as the API shows it)
+    with its leases, one per offer.
+
+    This is the exchange's hottest write, so it uses SQLAlchemy Core (no ORM unit of work):
+    one conditional update per offer and three inserts, all in the caller's transaction.
+    """
+    conn = session.connection()
     reserved: list[tuple[int, int, Any]] = []
     for offer_id, gpus in merge_items(items):
-        row = session.execute(
-            update(Offer)
-            .where(Offer.id == offer_id, Offer.status == "open", Offer.available >= gpus)
-            .values(available=Offer.available - gpus)
-            .returning(
-                Offer.seller,
-                Offer.gpu,
-                Offer.site,
-                Offer.hub,
-                Offer.price_cny_per_gpu_hour,
-                Offer.interruptible,
-            )
-            .execution_options(synchronize_session=False)
-        ).first()
+        row = conn.execute(_RESERVE, {"offer_id": offer_id, "gpus": gpus}).first()
         if row is None:
-            current = session.execute(
-                select(Offer.available, Offer.status).where(Offer.id == offer_id)
+            current = conn.execute(
+                select(_OFFERS.c.available, _OFFERS.c.status).where(_OFFERS.c.id == offer_id)
             ).first()
             if current is None:
                 raise NotFound(f"no offer {offer_id}", context={"offer_id": offer_id})
@@ -83,57 +111,68 @@ def place_order(
             )
         reserved.append((offer_id, gpus, row))
     total_gpus = sum(g for _, g, _ in reserved)
-    cost = sum(g * row.price_cny_per_gpu_hour for _, g, row in reserved)
+    cost = float(sum(g * row.price_cny_per_gpu_hour for _, g, row in reserved))
     now = utcnow()
-    order = Order(
-        buyer=caller.tenant,
-        request_id=request_id,
-        quote_id=quote_id,
-        status="filled",
-        gpus=total_gpus,
-        cost_cny_per_hour=cost,
-        created_at=now,
-    )
-    session.add(order)
-    session.flush()
-    leases = [
-        Lease(
-            order_id=order.id,
-            offer_id=offer_id,
-            buyer=caller.tenant,
-            seller=row.seller,
-            gpu=row.gpu,
-            site=row.site,
-            hub=row.hub,
-            gpus=gpus,
-            price_cny_per_gpu_hour=row.price_cny_per_gpu_hour,
-            hours=hours,
-            status="active",
-            created_at=now,
+    order_id = conn.execute(
+        _INSERT_ORDER,
+        {
+            "buyer": caller.tenant,
+            "request_id": request_id,
+            "quote_id": quote_id,
+            "status": "filled",
+            "gpus": total_gpus,
+            "cost_cny_per_hour": cost,
+            "created_at": now,
+        },
+    ).scalar_one()
+    stamp = iso(now)
+    leases: list[dict[str, Any]] = []
+    for offer_id, gpus, row in reserved:
+        lease = {
+            "order_id": order_id,
+            "offer_id": offer_id,
+            "buyer": caller.tenant,
+            "seller": row.seller,
+            "gpu": row.gpu,
+            "site": row.site,
+            "hub": row.hub,
+            "gpus": gpus,
+            "price_cny_per_gpu_hour": float(row.price_cny_per_gpu_hour),
+            "hours": hours,
+            "status": "active",
+            "created_at": now,
+            "ended_at": None,
+        }
+        lease_id = conn.execute(_INSERT_LEASE, lease).scalar_one()
+        conn.execute(
+            _INSERT_FILL,
+            {
+                "order_id": order_id,
+                "lease_id": lease_id,
+                "offer_id": offer_id,
+                "buyer": caller.tenant,
+                "seller": row.seller,
+                "gpu": row.gpu,
+                "site": row.site,
+                "hub": row.hub,
+                "gpus": gpus,
+                "price_cny_per_gpu_hour": float(row.price_cny_per_gpu_hour),
+                "interruptible": bool(row.interruptible),
+                "created_at": now,
+            },
         )
-        for offer_id, gpus, row in reserved
-    ]
-    session.add_all(leases)
-    session.flush()
-    session.add_all(
-        Fill(
-            order_id=order.id,
-            lease_id=lease.id,
-            offer_id=lease.offer_id,
-            buyer=lease.buyer,
-            seller=lease.seller,
-            gpu=lease.gpu,
-            site=lease.site,
-            hub=lease.hub,
-            gpus=lease.gpus,
-            price_cny_per_gpu_hour=lease.price_cny_per_gpu_hour,
-            interruptible=bool(row.interruptible),
-            created_at=now,
-        )
-        for lease, (_, _, row) in zip(leases, reserved, strict=True)
-    )
-    session.flush()
-    return order, leases
+        leases.append({"id": lease_id, **lease, "created_at": stamp})
+    return {
+        "id": order_id,
+        "buyer": caller.tenant,
+        "request_id": request_id,
+        "quote_id": quote_id,
+        "status": "filled",
+        "gpus": total_gpus,
+        "cost_cny_per_hour": cost,
+        "created_at": stamp,
+        "leases": leases,
+    }
 
 
 def release_lease(session: Session, caller: Caller, lease_id: int) -> Lease:

@@ -83,7 +83,7 @@ def create_offer(
     fields = body.model_dump(mode="json")
 
     def action(session: Any) -> tuple[int, dict[str, Any]]:
-        return 201, dump(OfferOut, repo.create_offer(session, caller.tenant, fields))
+        return 201, repo.insert_offer(session, caller.tenant, fields)
 
     return run_post(request, db, caller, fields, action)
 

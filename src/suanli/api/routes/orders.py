@@ -63,7 +63,7 @@ def create_order(
             items = [(item.offer_id, item.gpus) for item in body.items]
         if request_id is not None:
             reqrepo.get_request(session, caller, request_id)
-        order, leases = repo.place_order(
+        order = repo.place_order(
             session,
             caller,
             items,
@@ -71,7 +71,7 @@ def create_order(
             quote_id=body.quote_id,
             hours=body.hours,
         )
-        return 201, _order_body(order, leases)
+        return 201, order
 
     return run_post(request, db, caller, fields, action)
 
