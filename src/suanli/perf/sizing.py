@@ -26,7 +26,7 @@ fixed at those means.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -141,7 +141,8 @@ class Rejection:
     reason: str
     stage: int = 0  # how far it got: 0 price/precision, 1 fit, 2 TPOT, 3 TTFT
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[str | int]:
+        """Unpacks as ``(gpu, tp, reason)``, the shape the contract names."""
         return iter((self.gpu, self.tp, self.reason))
 
 
@@ -573,7 +574,10 @@ def size(
             price_cny_per_gpu_hour=price,
             output_mean=workload.output_mean,
         )
-        (configs if isinstance(result, Config) else rejected).append(result)  # type: ignore[arg-type]
+        if isinstance(result, Config):
+            configs.append(result)
+        else:
+            rejected.append(result)
     configs.sort(key=lambda c: (c.cost_cny_per_hour, c.ttft_ms, c.gpus, c.gpu, c.tp))
     plan = None
     if heterogeneous and request.trace is not None:
