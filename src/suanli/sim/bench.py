@@ -68,6 +68,7 @@ def run(*, days: float = 30.0, seed: int = 0, baseline_requests: int = 20_000) -
     from suanli.sim.demand import generate_demand
 
     started = time.perf_counter()
+    cpu_started = time.process_time()
     scenario = load_scenario("china-2025")
     world = build_world(scenario)
     demand = generate_demand(scenario, days=days, seed=seed)
@@ -81,6 +82,7 @@ def run(*, days: float = 30.0, seed: int = 0, baseline_requests: int = 20_000) -
         per_policy[policy] = round(time.perf_counter() - t0, 3)
         trajectories[policy] = traj
     total_s = time.perf_counter() - started
+    cpu_s = time.process_time() - cpu_started
     traj = trajectories["suanli"]
     t0 = time.perf_counter()
     lat = request_latencies(world, demand, traj)
@@ -105,6 +107,8 @@ def run(*, days: float = 30.0, seed: int = 0, baseline_requests: int = 20_000) -
         "setup_s": round(setup_s, 3),
         "per_policy_s": per_policy,
         "total_s": round(total_s, 3),
+        "cpu_s": round(cpu_s, 3),
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "target_s": TARGET_S,
         "met": total_s < TARGET_S,
         "latency_eval": {

@@ -141,21 +141,47 @@ def serve_suanli(world: World, need: FloatArray, free: IntArray, ask: FloatArray
         & (need[:, :, None, None] > 0)
         & (world.inventory[None, None, :, :] > 0)
     )
-    cs, ws, ss, gs = np.nonzero(ok)
     replicas = np.zeros((n_c, n_w, n_s, n_g), dtype=np.int64)
-    if cs.size == 0:
+    # Aggregate buyers with the same workload and the same feasible cells into one class:
+    # the LP's size then does not grow with the number of cities.
+    rows_ok = ok.reshape(n_c * n_w, n_s * n_g)
+    row_w = np.tile(np.arange(n_w), n_c)
+    active = np.nonzero(rows_ok.any(axis=1))[0]
+    if active.size == 0:
         return replicas
-    n_x, n_u = cs.size, n_c * n_w
-    cost = np.concatenate([ask[ss, gs] * k[ws, gs], np.full(n_u, UNSERVED_PENALTY_CNY_PER_RPS)])
-    demand_row = cs * n_w + ws
-    capacity_row = n_u + ss * n_g + gs
-    rows = np.concatenate([demand_row, np.arange(n_u), capacity_row])
-    cols = np.concatenate([np.arange(n_x), n_x + np.arange(n_u), np.arange(n_x)])
-    vals = np.concatenate([-mu[ws, gs], -np.ones(n_u), k[ws, gs].astype(np.float64)])
-    a_ub = sp.csr_matrix((vals, (rows, cols)), shape=(n_u + n_s * n_g, n_x + n_u))
-    b_ub = np.concatenate([-need.ravel(), free.ravel().astype(np.float64)])
+    keys = np.column_stack([row_w[active], rows_ok[active].astype(np.int64)])
+    class_keys, member_class = np.unique(keys, axis=0, return_inverse=True)
+    member_class = member_class.ravel()
+    n_q = class_keys.shape[0]
+    class_w = class_keys[:, 0]
+    class_need = np.bincount(member_class, weights=need.ravel()[active], minlength=n_q)
+    qs, cells = np.nonzero(class_keys[:, 1:])
+    ss, gs = cells // n_g, cells % n_g
+    wq = class_w[qs]
+    n_x = qs.size
+    cost = np.concatenate([ask[ss, gs] * k[wq, gs], np.full(n_q, UNSERVED_PENALTY_CNY_PER_RPS)])
+    rows = np.concatenate([qs, np.arange(n_q), n_q + cells])
+    cols = np.concatenate([np.arange(n_x), n_x + np.arange(n_q), np.arange(n_x)])
+    vals = np.concatenate([-mu[wq, gs], -np.ones(n_q), k[wq, gs].astype(np.float64)])
+    a_ub = sp.csr_matrix((vals, (rows, cols)), shape=(n_q + n_s * n_g, n_x + n_q))
+    b_ub = np.concatenate([-class_need, free.ravel().astype(np.float64)])
     result = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=(0, None), method="highs")
-    x = result.x[:n_x] if result.status == 0 else np.zeros(n_x)
+    x_class = result.x[:n_x] if result.status == 0 else np.zeros(n_x)
+    # Share each class's replicas among its members in proportion to their need.
+    used = np.nonzero(x_class > 1e-9)[0]
+    share = need.ravel()[active] / np.maximum(class_need[member_class], 1e-12)
+    parts_r, parts_v = [], []
+    for v in used:
+        members = np.nonzero(member_class == qs[v])[0]
+        parts_r.append(active[members])
+        parts_v.append(np.full(members.size, v))
+    if not parts_r:
+        return replicas
+    member_row = np.concatenate(parts_r)
+    var = np.concatenate(parts_v)
+    x = x_class[var] * share[np.searchsorted(active, member_row)]
+    cs, ws = member_row // n_w, member_row % n_w
+    ss, gs = ss[var], gs[var]
     whole = np.floor(x + 1e-9).astype(np.int64)
     np.add.at(replicas, (cs, ws, ss, gs), whole)
     left_free = free - np.einsum("cwsg,wg->sg", replicas, k)
