@@ -16,15 +16,18 @@ from suanli.placement.problem import Problem
 from suanli.placement.result import Placement, Solution
 
 
-def _run(problem: Problem, solver: Callable[[Problem], Solution]) -> tuple[Placement, float]:
-    t0 = time.perf_counter()
+def _run(
+    problem: Problem, solver: Callable[[Problem], Solution]
+) -> tuple[Placement, tuple[float, float]]:
+    t0, c0 = time.perf_counter(), time.process_time()
     solution = solver(problem)
-    return Placement(problem, solution), time.perf_counter() - t0
+    return Placement(problem, solution), (time.perf_counter() - t0, time.process_time() - c0)
 
 
-def _figures(pl: Placement, seconds: float) -> dict[str, Any]:
+def _figures(pl: Placement, seconds: tuple[float, float]) -> dict[str, Any]:
     return {
-        "solve_s": round(seconds, 4),
+        "solve_s": round(seconds[0], 4),
+        "cpu_s": round(seconds[1], 4),
         "cost_cny_per_hour": round(pl.total_cost_cny_per_hour, 2),
         "placed": pl.placed_count,
         "unplaced": len(pl.unplaced_index),
@@ -60,19 +63,25 @@ def run_benchmark(
             "seed": seed,
             "generate_s": round(gen_s, 3),
         },
+        "note": "solve_s is wall-clock and cpu_s this process's CPU time; on a shared machine "
+        "wall-clock includes waiting for a core (see load_avg_1m)",
         "machine": {"cpus": os.cpu_count(), "load_avg_1m": _load()},
         "fast": {
             **_figures(fast, fast_s),
-            "lp_lower_bound_cny_per_hour": None if lb is None else round(lb, 2),
+            "objective": round(fast.objective_value, 2),
+            "lp_lower_bound": None if lb is None else round(lb, 2),
             "gap": None if fast.gap is None else round(fast.gap, 6),
+            "lp_unplaced_gpus": fast.solution.lp_unplaced_gpus,
+            "lp_cost_lower_bound_cny_per_hour": None
+            if lb is None or fast.solution.lp_unplaced_gpus is None
+            else round(lb - fast.solution.lp_unplaced_gpus * problem.penalty_per_gpu, 2),
         },
     }
     if baselines:
         for name, solver in (("nearest", solve_nearest), ("cheapest_type", solve_cheapest_type)):
             pl, seconds = _run(problem, solver)
             fig = _figures(pl, seconds)
-            if lb:
-                fig["cost_vs_lp_bound"] = round(pl.total_cost_cny_per_hour / lb - 1, 4)
+            fig["objective"] = round(pl.objective_value, 2)
             out[name] = fig
     if n_requests <= milp_max_requests:
         from suanli.errors import Unavailable
@@ -80,7 +89,12 @@ def run_benchmark(
 
         try:
             pl, seconds = _run(problem, lambda p: solve_milp(p, time_limit_s=milp_time_limit_s))
-            out["milp"] = {**_figures(pl, seconds), "status": pl.status, "bound": pl.lower_bound}
+            out["milp"] = {
+                **_figures(pl, seconds),
+                "status": pl.status,
+                "objective": round(pl.objective_value, 2),
+                "bound": pl.lower_bound,
+            }
         except Unavailable as exc:
             out["milp"] = {"skipped": exc.message}
     else:

@@ -48,7 +48,7 @@ from suanli.placement.problem import FloatArray, IntArray, Problem
 from suanli.placement.repair import repair
 from suanli.placement.result import Solution
 
-SCALE = 10_000.0  # integer cost units per CNY per hour
+SCALE = 100.0  # integer cost units per CNY per hour (prices are quoted to 0.01 CNY)
 OVERFLOW_EXTRA = 1.0
 
 
@@ -250,7 +250,9 @@ def solve_fast(p: Problem) -> Solution:
     chosen = _choose_alternatives(p, dclass, gmin, n_c, cq_c, cq_alt, f_cq, alt_start)
     quota_gpus = np.floor(f_no * net.n_ratio[net.no_n] + 1e-9).astype(np.int64)
     f_qn = flows[n_cq : n_cq + n_qn]
-    rows = _round_layers(p, gq, net, quota_gpus, f_qn, chosen)
+    lp_used = np.bincount(net.no_o, weights=quota_gpus, minlength=n_o)
+    lp_slack = (p.offer_cap - lp_used).astype(np.int64)
+    rows = _round_layers(p, gq, net, quota_gpus, f_qn, chosen, lp_slack)
     group, offer, units, final_alt = repair(p, rows)
     return Solution(
         group=group,
@@ -260,6 +262,7 @@ def solve_fast(p: Problem) -> Solution:
         method="fast",
         status="heuristic",
         lower_bound=bound if p.objective == "cost" else None,
+        lp_unplaced_gpus=int(f_unmet.sum()),
     )
 
 
@@ -325,6 +328,7 @@ def _round_layers(
     quota_gpus: IntArray,
     f_qn_lp: IntArray,
     chosen: IntArray,
+    lp_slack: IntArray,
 ) -> tuple[IntArray, IntArray, IntArray, IntArray]:
     n_o, n_q, n_n = p.n_offers, len(net.q_k), len(net.n_k)
     g_demand = p.alt_demand[p.group_alt]
@@ -354,6 +358,16 @@ def _round_layers(
         inflow_layer = np.bincount(net.qn_n[qn], weights=f_qn_lp[qn], minlength=n_n)
         share = inflow_layer / np.maximum(inflow_all, 1e-12)
         quota = np.floor(quota_gpus[no] * share[net.no_n[no]] / k + 1e-9).astype(np.int64)
+        # keep the arcs the LP used and those into offers the LP left room in; a unit with
+        # nowhere to go here falls to the residual pass
+        keep = (quota_gpus[no] > 0) | (lp_slack[a_o] >= a_fp) | (lp_slack[a_o] < p.offer_cap[a_o])
+        no, a_o, a_fp, unit_cost, quota = (
+            no[keep],
+            a_o[keep],
+            a_fp[keep],
+            unit_cost[keep],
+            quota[keep],
+        )
         cap_o = free // p.footprint(k, p.offer_node)
         layer_q = np.flatnonzero(units_q > 0)
         total = int(units_q.sum())

@@ -29,6 +29,7 @@ class Solution:
     method: str
     status: str  # optimal | time_limit | heuristic
     lower_bound: float | None = None  # on the objective (cost plus unplaced penalties)
+    lp_unplaced_gpus: int | None = None  # GPUs of demand the LP relaxation leaves unplaced
 
 
 @dataclass(frozen=True, slots=True)
