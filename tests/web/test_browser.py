@@ -227,3 +227,19 @@ def test_operator_view_shows_utilization_by_hub(
     wait_for(browser, lambda d: len(css(d, "#hubs-table tbody tr")) >= 5, "hub rows")
     wait_for(browser, lambda d: css(d, "#util-chart .series-group"), "utilization series")
     shot(browser, screenshot_dir, "07-operator")
+
+
+def test_a_seller_sees_its_own_offers_only(
+    browser: Any, live_server: LiveServer, screenshot_dir: Path
+) -> None:
+    open_page(browser, live_server, "#/mine")
+    use_key(browser, live_server.keys["guizhou-dc"], "guizhou-dc")
+    rows = wait_for(
+        browser, lambda d: texts(d, "#mine-offers-table tbody tr[data-offer]"), "offers"
+    )
+    assert len(rows) == 5
+    assert not any("Zhongwei" in r for r in rows)  # ningxia-dc's sites
+    hidden = browser.execute_script("return document.getElementById('mine-requests').hidden")
+    assert hidden  # sellers have no requests
+    shot(browser, screenshot_dir, "08-seller-offers")
+    css(browser, "#key-clear")[0].click()

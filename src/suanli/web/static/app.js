@@ -17,6 +17,7 @@ const state = {
   offers: { page: 1, pageSize: 25, sort: "price", order: "asc", filter: {} },
   fills: { page: 1, pageSize: 15, seen: new Set() },
   requests: { page: 1, pageSize: 20 },
+  myOffers: { page: 1, pageSize: 20 },
   latestFillId: null,
   view: "market",
 };
@@ -297,10 +298,43 @@ async function loadWho() {
   }
 }
 
+async function loadMyOffers() {
+  const o = state.myOffers;
+  const tbody = $("mine-offers-table").querySelector("tbody");
+  const data = await getJson(`${WEB}/offers`, { mine: "true", sort: "id", page: o.page, page_size: o.pageSize });
+  tbody.innerHTML = "";
+  for (const r of data.items) {
+    const tr = document.createElement("tr");
+    tr.dataset.offer = r.id;
+    const leased = r.count - r.available;
+    cell(tr, r.id);
+    cell(tr, r.site_name || r.site);
+    cell(tr, r.gpu);
+    cell(tr, r.count, "num");
+    cell(tr, leased, "num");
+    cell(tr, `${fmt(r.count ? (100 * leased) / r.count : 0, 1)}%`, "num");
+    cell(tr, fmt(r.price_cny_per_gpu_hour), "num");
+    cell(tr, fmt(leased * r.price_cny_per_gpu_hour), "num");
+    tbody.appendChild(tr);
+  }
+  if (!data.items.length) emptyRow(tbody, 8, "No open offers listed by this key");
+  $("mine-offers-count").textContent = `${data.total} open`;
+  pager($("mine-offers-pager"), { page: data.page, pageSize: data.page_size, total: data.total }, (p) => {
+    o.page = p;
+    loadMyOffers();
+  });
+}
+
 async function loadRequests() {
   const signedIn = Boolean(state.who);
+  const seller = signedIn && state.who.role === "seller";
   $("mine-need-key").hidden = signedIn;
-  $("mine-requests").hidden = !signedIn;
+  $("mine-offers").hidden = !seller;
+  $("mine-requests").hidden = !signedIn || seller;
+  if (seller) {
+    await loadMyOffers();
+    return;
+  }
   if (!signedIn) return;
   const r = state.requests;
   const tbody = $("requests-table").querySelector("tbody");

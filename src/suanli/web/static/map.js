@@ -126,11 +126,41 @@ export function drawMarketMap(svg, data, { onSiteClick } = {}) {
     ].filter(Boolean).join("\n"));
     if (onSiteClick) dot.addEventListener("click", () => onSiteClick(s));
   }
-  const labels = el("g", {}, svg);
-  for (const s of data.sites || []) {
-    if (s.role === "metro") continue; // metro sites sit on top of their cities
-    const [x, y] = project([s.lon, s.lat]);
-    text(labels, x + radiusFor(s.gpus_listed, maxGpus) + 2, y + 3, s.name.split(" (")[0], { class: "site-label" });
+  placeLabels(svg, (data.sites || []).map((s) => ({
+    x: project([s.lon, s.lat])[0],
+    y: project([s.lon, s.lat])[1],
+    r: radiusFor(s.gpus_listed, maxGpus),
+    name: s.role === "metro" ? "" : s.name.split(" (")[0], // metro sites sit on their cities
+  })));
+}
+
+/**
+ * Greedy label placement: each label goes right, left, above or below its circle, the
+ * first place that covers no circle and no label already placed.
+ */
+function placeLabels(svg, items) {
+  const g = el("g", { class: "labels" }, svg);
+  const boxes = [];
+  const hitsCircle = (b) => items.some((c) => {
+    const nx = Math.max(b.x0, Math.min(c.x, b.x1));
+    const ny = Math.max(b.y0, Math.min(c.y, b.y1));
+    return (nx - c.x) ** 2 + (ny - c.y) ** 2 < c.r * c.r;
+  });
+  const hitsBox = (b) => boxes.some((o) => b.x0 < o.x1 && b.x1 > o.x0 && b.y0 < o.y1 && b.y1 > o.y0);
+  const order = items.map((it, i) => i).sort((a, b) => items[b].r - items[a].r);
+  for (const i of order) {
+    const { x, y, r, name } = items[i];
+    if (!name) continue;
+    const w = 5.6 * name.length;
+    const spots = [
+      { tx: x + r + 2, ty: y + 3, anchor: "start", b: { x0: x + r + 2, x1: x + r + 2 + w, y0: y - 5, y1: y + 5 } },
+      { tx: x - r - 2, ty: y + 3, anchor: "end", b: { x0: x - r - 2 - w, x1: x - r - 2, y0: y - 5, y1: y + 5 } },
+      { tx: x, ty: y - r - 3, anchor: "middle", b: { x0: x - w / 2, x1: x + w / 2, y0: y - r - 12, y1: y - r - 2 } },
+      { tx: x, ty: y + r + 10, anchor: "middle", b: { x0: x - w / 2, x1: x + w / 2, y0: y + r + 1, y1: y + r + 11 } },
+    ];
+    const spot = spots.find((p) => !hitsCircle(p.b) && !hitsBox(p.b)) || spots[0];
+    boxes.push(spot.b);
+    text(g, spot.tx, spot.ty, name, { class: "site-label", "text-anchor": spot.anchor });
   }
 }
 
