@@ -84,3 +84,32 @@ def test_market_state_survives_restart(tmp_path: Path) -> None:
     with TestClient(create_app(url)) as c:
         fills = c.get("/market/fills", headers=headers["operator"]).json()
         assert fills["total"] == 1 and fills["items"][0]["price_cny_per_gpu_hour"] == 8.5
+
+
+def test_two_workers_share_one_market(tmp_path: Path) -> None:
+    """Two apps (as two worker processes) on one database see one market: each write
+    catches up on the other's events first, and concurrent writes serialise."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    app_a, app_b = create_app(url), create_app(url)
+    headers = keys_for(app_a)
+    with TestClient(app_a) as a, TestClient(app_b) as b:
+
+        def post(k: int) -> int:
+            client = a if k % 2 else b
+            side, who = ("ask", "seller_a") if k % 4 < 2 else ("bid", "buyer_a")
+            r = client.post("/market/orders", json=_order(side, 8.0 + k % 3, 1 + k % 4),
+                            headers=headers[who])  # fmt: skip
+            return r.status_code
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            codes = list(pool.map(post, range(32)))
+        assert codes == [201] * 32
+        assert a.post("/market/clear", headers=headers["operator"]).status_code == 200
+        seen_a = a.get("/market/events", params={"limit": 500}, headers=headers["operator"])
+        seen_b = b.get("/market/events", params={"limit": 500}, headers=headers["operator"])
+        assert seen_a.json() == seen_b.json() and seen_a.json()["total"] == 33
+        fills_a = a.get("/market/fills", params={"limit": 500}, headers=headers["operator"])
+        fills_b = b.get("/market/fills", params={"limit": 500}, headers=headers["operator"])
+        assert fills_a.json() == fills_b.json() and fills_a.json()["total"] > 0
