@@ -424,7 +424,10 @@ class Candidate:
 
     def ttft_floor_s(self, quantile: float) -> float:
         """TTFT with no queueing: the ``quantile`` of the bare prefill time."""
-        return self.ttft_at(1e-12, quantile).quantile_s
+        order = np.argsort(self.prefill_samples_s)
+        cumulative = np.cumsum(self.weights[order]) / self.weights.sum()
+        index = min(int(np.searchsorted(cumulative, quantile - 1e-12)), order.size - 1)
+        return float(self.prefill_samples_s[order][index])
 
     def prefill_bound_reason(self, quantile: float, target_ms: float) -> str:
         floor_ms = self.ttft_floor_s(quantile) * 1e3
