@@ -49,6 +49,7 @@ def create_order(
 
     def action(session: Any) -> tuple[int, dict[str, Any]]:
         request_id = body.request_id
+        hours = body.hours
         if body.quote_id is not None:
             quote = reqrepo.get_quote(session, caller, body.quote_id)
             if not quote.feasible:
@@ -58,6 +59,9 @@ def create_order(
                 )
             items = [(int(a["offer_id"]), int(a["gpus"])) for a in quote.result["assignments"]]
             request_id = quote.request_id
+            if hours is None:
+                spec = reqrepo.get_request(session, caller, quote.request_id).spec
+                hours = spec.get("hours")
         else:
             assert body.items is not None
             items = [(item.offer_id, item.gpus) for item in body.items]
@@ -69,7 +73,7 @@ def create_order(
             items,
             request_id=request_id,
             quote_id=body.quote_id,
-            hours=body.hours,
+            hours=hours,
         )
         return 201, order
 

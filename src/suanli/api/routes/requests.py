@@ -35,6 +35,13 @@ def _validate_names(spec: dict[str, Any]) -> None:
     from suanli.errors import InvalidRequest, NotFound
     from suanli.store.offers import resolve_gpu
 
+    if spec.get("model"):
+        from suanli.catalog.models import model
+
+        try:
+            spec["model"] = model(spec["model"]).name
+        except NotFound as exc:
+            raise InvalidRequest(exc.message, field="model", hint=exc.hint) from None
     if spec.get("gpu_types"):
         spec["gpu_types"] = [resolve_gpu(name) for name in spec["gpu_types"]]
     if spec.get("regions"):
