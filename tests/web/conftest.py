@@ -25,20 +25,8 @@ from tests.web.factories import backdate_offers, insert_history
 
 def build_app(url: str) -> Any:
     """The service's app (which includes the dashboard's router)."""
-    try:
-        from suanli.api.app import create_app
-    except ImportError:  # TEMP until the service's app factory lands
-        from fastapi import FastAPI
+    from suanli.api.app import create_app
 
-        from suanli.api import errors
-        from suanli.web import router
-
-        app = FastAPI()
-        app.state.db = Database.connect(url)
-        app.state.key_cache = {}
-        errors.install(app)
-        app.include_router(router)
-        return app
     return create_app(url)
 
 

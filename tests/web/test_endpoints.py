@@ -125,3 +125,28 @@ def test_a_buyer_sees_only_its_own_requests(live_server: LiveServer) -> None:
     with live_server.client("exchange") as operator:
         assert operator.get("/web/api/requests").json()["total"] == 2
         assert operator.get("/web/api/whoami").json()["role"] == "operator"
+
+
+def test_call_auction_fills_show_up_and_move_the_ticker(live_server: LiveServer) -> None:
+    import time
+
+    start_h = float(int(time.time() / 3600) + 1)
+    order = {"gpu": "H800", "hub": "horinger", "start_h": start_h, "end_h": start_h + 4}
+    with live_server.client() as public:
+        before = public.get("/web/api/ticker").json()
+    with live_server.client("guizhou-dc") as seller:
+        ask = {**order, "side": "ask", "price_cny_per_gpu_hour": 8.0, "quantity_gpus": 8}
+        assert seller.post("/market/orders", json=ask).status_code == 201
+    with live_server.client("alice-ai") as buyer:
+        bid = {**order, "side": "bid", "price_cny_per_gpu_hour": 9.0, "quantity_gpus": 8}
+        assert buyer.post("/market/orders", json=bid).status_code == 201
+    with live_server.client("exchange") as operator:
+        assert operator.post("/market/clear").json()["fills"] == 1
+    with live_server.client() as public:
+        after = public.get("/web/api/ticker").json()
+        fills = public.get("/web/api/auction-fills").json()
+    assert after["auction_fills_total"] == before["auction_fills_total"] + 1
+    newest = fills["items"][0]
+    assert newest["gpu"] == "H800-SXM" and newest["gpus"] == 8 and newest["hours"] == 4
+    assert 8.0 <= newest["price_cny_per_gpu_hour"] <= 9.0
+    assert "buyer" not in newest and "seller" not in newest

@@ -176,10 +176,44 @@ def fills(
 
 
 @api.get("/ticker")
-def ticker(db: DatabaseDep) -> dict[str, Any]:
-    """Newest fill id and fill count: what the page polls to know when to refresh."""
+def ticker(request: Request, db: DatabaseDep) -> dict[str, Any]:
+    """Newest fill id and fill counts (direct orders and call auctions): what the page
+    polls to know when to refresh."""
+    from suanli.api.routes.market import store as market_store
+
     with db.read() as session:
-        return queries.ticker(session)
+        out = queries.ticker(session)
+    state = market_store(request).state()
+    out["auction_fills_total"] = len(state.fills)
+    out["auction_rounds"] = state.rounds
+    return out
+
+
+@api.get("/auction-fills")
+def auction_fills(
+    request: Request, limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 10
+) -> dict[str, Any]:
+    """The newest fills of the call auctions (market data: no buyer or seller names)."""
+    from suanli.api.routes.market import store as market_store
+
+    fills = market_store(request).state().fills
+    newest = sorted(fills, key=lambda f: (f.cleared_at_h, f.id), reverse=True)[:limit]
+    return {
+        "total": len(fills),
+        "items": [
+            {
+                "id": f.id,
+                "time": queries.iso(datetime.fromtimestamp(f.cleared_at_h * 3600.0, UTC)),
+                "gpu": f.instrument.gpu,
+                "hub": f.instrument.hub,
+                "gpus": f.gpus,
+                "hours": f.instrument.hours,
+                "price_cny_per_gpu_hour": f.price_fen_per_gpu_hour / 100.0,
+                "pricing": f.instrument.pricing.value,
+            }
+            for f in newest
+        ],
+    }
 
 
 @api.get("/index")

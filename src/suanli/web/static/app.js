@@ -213,6 +213,26 @@ async function loadFills() {
   });
 }
 
+async function loadAuctionFills() {
+  const data = await getJson(`${WEB}/auction-fills`, { limit: 10 }, { auth: false });
+  $("auction-block").hidden = data.total === 0;
+  const tbody = $("auction-table").querySelector("tbody");
+  tbody.innerHTML = "";
+  for (const r of data.items) {
+    const tr = document.createElement("tr");
+    cell(tr, r.id);
+    cell(tr, fmtTime(r.time));
+    cell(tr, r.gpu);
+    cell(tr, r.hub);
+    cell(tr, r.gpus, "num");
+    cell(tr, fmt(r.hours, 1), "num");
+    cell(tr, fmt(r.price_cny_per_gpu_hour), "num");
+    cell(tr, r.pricing);
+    tbody.appendChild(tr);
+  }
+  $("auction-count").textContent = `${data.total.toLocaleString("en-US")} in all`;
+}
+
 function bindMarket() {
   $("map-city").addEventListener("change", () => {
     state.city = $("map-city").value;
@@ -508,15 +528,17 @@ async function poll() {
   const live = $("live");
   try {
     const t = await getJson(`${WEB}/ticker`, {}, { auth: false });
-    const changed = state.latestFillId !== null && t.latest_fill_id !== state.latestFillId;
-    state.latestFillId = t.latest_fill_id;
+    const mark = `${t.latest_fill_id}/${t.auction_fills_total}`;
+    const changed = state.latestFillId !== null && mark !== state.latestFillId;
+    state.latestFillId = mark;
     live.className = `live on${changed ? " flash" : ""}`;
-    $("live-text").textContent = `live · ${t.fills_total.toLocaleString("en-US")} fills`;
+    const total = t.fills_total + t.auction_fills_total;
+    $("live-text").textContent = `live · ${total.toLocaleString("en-US")} fills`;
     if (changed) {
       // cheap pages refresh on every new fill; aggregates at most every SLOW_MS
       const jobs = [];
       if (state.view === "market") {
-        jobs.push(loadFills(), loadMap(), loadOffers(), throttled("index", loadIndex));
+        jobs.push(loadFills(), loadAuctionFills(), loadMap(), loadOffers(), throttled("index", loadIndex));
       }
       if (state.view === "operator") jobs.push(throttled("utilization", loadUtilization));
       await Promise.all(jobs);
@@ -535,7 +557,7 @@ async function main() {
   window.addEventListener("hashchange", route);
   await loadWho();
   await loadMeta();
-  await Promise.all([loadMap(), loadIndex(), loadFills()]);
+  await Promise.all([loadMap(), loadIndex(), loadFills(), loadAuctionFills()]);
   route();
   poll();
   document.body.dataset.ready = "true";
