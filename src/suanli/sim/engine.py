@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from suanli.sim.clearing import period_prices
 from suanli.sim.demand import Demand
-from suanli.sim.policies import job_targets, serve
+from suanli.sim.policies import job_targets, place_gangs, serve
 from suanli.sim.world import FloatArray, IntArray, World
 
 SECONDS_PER_HOUR = 3600.0
@@ -107,8 +107,18 @@ def simulate_policy(
         recent = serve_gpus[max(0, t - 24) : t]
         serve_peak = recent.max(axis=0) if t > 0 else last_serve
         idle = inv - base - held_train - np.maximum(serve_peak, last_serve)
-        for j in np.nonzero((tj.arrival_h <= t) & ~np.isfinite(train_start))[0]:
-            for cell in targets(int(tj.city[j]), "train", float(tj.max_price[j])):
+        waiting = np.nonzero((tj.arrival_h <= t) & ~np.isfinite(train_start))[0]
+        if policy == "suanli" and waiting.size:
+            picks = place_gangs(world, tj.gpus[waiting], tj.max_price[waiting], idle, ask)
+        else:
+            picks = [-2] * waiting.size
+        for j, pick in zip(waiting, picks, strict=True):
+            options = (
+                [pick] if pick >= -1 else targets(int(tj.city[j]), "train", float(tj.max_price[j]))
+            )
+            for cell in options:
+                if cell < 0:
+                    continue
                 s, g = divmod(int(cell), n_g)
                 if idle[s, g] >= tj.gpus[j]:
                     idle[s, g] -= tj.gpus[j]
@@ -166,7 +176,19 @@ def simulate_policy(
         last_serve = serving
         # 4. Prices for this period's leases.
         fills = serving + batch_use + held_train
-        price[t] = period_prices(policy, fills, ask, world.region_of_site)
+        serve_limit = min(w.max_price_cny_per_gpu_hour for w in sc.workloads)
+        price[t] = period_prices(
+            policy,
+            fills,
+            ask,
+            world.region_of_site,
+            supply=inv - base,
+            bids=[
+                (serving, serve_limit),
+                (batch_use, sc.batch.max_price_cny_per_gpu_hour),
+                (held_train, sc.training.max_price_cny_per_gpu_hour),
+            ],
+        )
         asks[t] = ask
         # 5. Daily ask moves.
         if t % 24 == 23:

@@ -241,3 +241,59 @@ def job_targets(
     order = np.argsort(flat, kind="stable")
     result: IntArray = order[np.isfinite(flat[order])]
     return result
+
+
+def place_gangs(
+    world: World,
+    gpus: IntArray,
+    max_price: FloatArray,
+    idle: IntArray,
+    ask: FloatArray,
+) -> list[int]:
+    """Suanli's training placement: all waiting gangs at once through the placement engine
+    (:func:`suanli.placement.place`), each in one (site, GPU type) with a fast fabric.
+
+    Returns, per gang, the chosen cell ``s * G + g`` or -1 when it must wait.
+    """
+    from suanli.placement import GangDemand, Offer, RttTable, place
+
+    n_g = len(world.gpu_types)
+    cells = [
+        (s, g)
+        for s in range(len(world.site_ids))
+        for g in range(n_g)
+        if world.train_ok[g] and idle[s, g] > 0
+    ]
+    if not cells:
+        return [-1] * len(gpus)
+    offers = [
+        Offer(
+            id=f"{s}:{g}",
+            site=world.site_ids[s],
+            gpu=world.gpu_types[g],
+            count=int(idle[s, g]),
+            gpus_per_node=8,
+            price_cny_per_gpu_hour=float(ask[s, g]),
+            fabric="nvlink-ib",
+        )
+        for s, g in cells
+    ]
+    types = tuple(g for j, g in enumerate(world.gpu_types) if world.train_ok[j])
+    demands = [
+        GangDemand(
+            id=str(i),
+            gpus=int(n),
+            gpu_types=types,
+            min_interconnect_gb_s=400.0,
+            max_price_cny_per_gpu_hour=float(p),
+        )
+        for i, (n, p) in enumerate(zip(gpus, max_price, strict=True))
+    ]
+    latency = RttTable(cities=world.cities, sites=world.site_ids, rtt_ms=world.rtt_ms)
+    placement = place(demands, offers, latency, objective="cost")
+    chosen = [-1] * len(gpus)
+    for key, assignments in placement.assignments.items():
+        if assignments:
+            s, g = (int(x) for x in assignments[0].offer_id.split(":"))
+            chosen[int(key)] = s * n_g + g
+    return chosen
