@@ -26,6 +26,7 @@ from suanli.placement.problem import (
     KIND_GANG,
     KIND_SERVE,
     Eligibility,
+    FloatArray,
     Objective,
     Problem,
     split_replicas,
@@ -332,7 +333,7 @@ def _add_serve(dem, d, item, tix, cix, eix, add_alt) -> None:  # type: ignore[no
 
 def _rtt(
     latency: LatencyModel | RttTable | None, cities: list[str], sites: list[str]
-) -> np.ndarray:  # type: ignore[type-arg]
+) -> FloatArray:
     if not cities or not sites:
         return np.zeros((len(cities), len(sites)), dtype=np.float64)
     if isinstance(latency, RttTable):

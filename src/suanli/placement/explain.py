@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from suanli.placement.model import REASONS
-from suanli.placement.problem import Problem
+from suanli.placement.problem import IntArray, Problem
 from suanli.placement.result import Explanation, Rejection, kind_name
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ _CAPACITY = REASONS.index("capacity")
 _COST = REASONS.index("cost")
 
 
-def _groups_of(p: Problem, d: int) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+def _groups_of(p: Problem, d: int) -> tuple[IntArray, IntArray]:
     a0, a1 = np.searchsorted(p.alt_demand, [d, d + 1])
     g0, g1 = np.searchsorted(p.group_alt, [a0, a1])
     return np.arange(a0, a1), np.arange(g0, g1)

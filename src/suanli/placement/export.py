@@ -83,7 +83,7 @@ def k8s_manifests(placement: Placement, demand_id: str) -> list[dict[str, Any]]:
         node = _node_size(placement, a)
         per_pod = min(a.gpus_per_replica, node)
         labels = {"app.kubernetes.io/name": name, "suanli.io/demand": _slug(demand_id)}
-        pod = {
+        pod: dict[str, Any] = {
             "metadata": {"labels": dict(labels)},
             "spec": {
                 "nodeSelector": {

@@ -200,7 +200,7 @@ def solve_fast(p: Problem) -> Solution:
     supply_c = np.bincount(dclass, weights=gmin, minlength=n_c).astype(np.int64)
     rep = np.full(n_c, n_d, dtype=np.int64)
     np.minimum.at(rep, dclass, np.arange(n_d))
-    alt_start, grp_start = p.alt_range(), p.group_range()
+    alt_start, _grp_start = p.alt_range(), p.group_range()
     # class -> unit key arcs (from each class's representative demand)
     is_rep = rep[dclass[g_demand]] == g_demand
     cq_c = dclass[g_demand[is_rep]]
@@ -266,12 +266,12 @@ def solve_fast(p: Problem) -> Solution:
     )
 
 
-def _class_penalty(p: Problem, dclass: IntArray, gmin: IntArray, n_c: int) -> IntArray:
+def _class_penalty(p: Problem, dclass: IntArray, gmin: IntArray, n_c: int) -> FloatArray:
     if p.objective == "cost":
         return np.full(n_c, p.penalty_per_gpu)
     count = np.bincount(dclass, minlength=n_c)
     gpus = np.bincount(dclass, weights=gmin, minlength=n_c)
-    out: IntArray = p.penalty_per_demand * count / np.maximum(gpus, 1)
+    out: FloatArray = p.penalty_per_demand * count / np.maximum(gpus, 1)
     return out
 
 

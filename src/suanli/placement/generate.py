@@ -87,8 +87,8 @@ def generate(
     fabric = np.array([0 if gpus[t].has_nvlink else 1 for t in range(n_types)])[o_type]
 
     # demands
-    n_serve = int(round(n_requests * 0.80))
-    n_gang = int(round(n_requests * 0.15))
+    n_serve = round(n_requests * 0.80)
+    n_gang = round(n_requests * 0.15)
     n_batch = n_requests - n_serve - n_gang
     eligs: dict[Eligibility, int] = {}
 
@@ -106,7 +106,7 @@ def generate(
     capped = rng.random(n_serve) < 0.3
     replicas = rng.integers(1, 5, n_serve)
     serve_k = np.zeros(n_serve, dtype=np.int64)
-    for i, (ks, sets) in enumerate(SERVE_SETS):
+    for i, (ks, _sets) in enumerate(SERVE_SETS):
         sel = size_cls == i
         serve_k[sel] = np.asarray(ks)[k_pick[sel] % len(ks)]
     type_sets = [
@@ -243,11 +243,11 @@ def generate(
     attraction = np.zeros(n_o)
     key = problem.group_elig * 128 + problem.group_k
     uniq, inv = np.unique(key, return_inverse=True)
-    gpus = np.bincount(inv.ravel(), weights=problem.group_units * problem.group_k)
+    demand_gpus = np.bincount(inv.ravel(), weights=problem.group_units * problem.group_k)
     for j, kk in enumerate(uniq.tolist()):
         ok = problem.mask(kk // 128, kk % 128)
         if ok.any():
-            attraction[ok] += gpus[j] / ok.sum()
+            attraction[ok] += demand_gpus[j] / ok.sum()
     noise = rng.lognormal(0.0, 0.3, n_o)
     cap = (np.floor(attraction * noise / load / 8.0 + rng.random(n_o)) * 8).astype(np.int64)
     return replace(problem, offer_cap=cap, _cache={})

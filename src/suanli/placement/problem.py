@@ -154,7 +154,8 @@ class Problem:
         """Objective penalty of leaving each demand unplaced."""
         if self.objective == "placed":
             return np.full(self.n_demands, self.penalty_per_demand)
-        return self.demand_min_gpus() * self.penalty_per_gpu
+        out: FloatArray = self.demand_min_gpus().astype(np.float64) * self.penalty_per_gpu
+        return out
 
     def footprint(self, k: IntArray | int, node: IntArray | int) -> IntArray:
         """GPUs a unit of k takes in an offer with nodes of ``node`` GPUs: k when it packs

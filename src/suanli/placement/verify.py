@@ -23,7 +23,7 @@ def violations(placement: Placement, *, limit: int = 20) -> list[str]:
     out: list[str] = []
     used = placement.used_gpus
     over = np.flatnonzero(used > p.offer_cap)
-    out += [f"offer {p.offer_ids[o]}: {used[o]} GPUs used > {p.offer_cap[o]}" for o in over]
+    out += [f"offer {p.offer_ids[int(o)]}: {used[o]} GPUs used > {p.offer_cap[o]}" for o in over]
     if np.any(s.units <= 0):
         out.append("a row has no units")
     g_demand = p.alt_demand[p.group_alt]
