@@ -229,3 +229,54 @@ def test_a_cheaper_price_never_raises_cost(example: Sizing) -> None:
     again = size(_request(), catalog.gpus(), cheaper, heterogeneous=False)
     assert again.best is not None
     assert again.best.cost_cny_per_hour <= best.cost_cny_per_hour / 2 + 1e-9
+
+
+def test_network_reserve_leaves_rtt_budget_for_placement() -> None:
+    from suanli.catalog import gpu as _gpu
+    from suanli.catalog import reference_prices
+    from suanli.perf.sizing import ServeRequest, size
+
+    base = ServeRequest(
+        model="qwen2.5-7b",
+        rate_per_s=20,
+        ttft_ms=300,
+        tpot_ms=50,
+        prompt_tokens=1000,
+        output_tokens=200,
+    )
+    reserved = ServeRequest(
+        model="qwen2.5-7b",
+        rate_per_s=20,
+        ttft_ms=300,
+        tpot_ms=50,
+        prompt_tokens=1000,
+        output_tokens=200,
+        network_rtt_ms=60,
+    )
+    gpus = [_gpu("h100"), _gpu("l40s")]
+    sized = size(reserved, gpus, reference_prices(), heterogeneous=False)
+    assert sized.configs
+    assert all(c.ttft_ms <= 300 - 60 + 1e-6 for c in sized.configs)
+    plain = size(base, gpus, reference_prices(), heterogeneous=False)
+    # Reserving network time can only ask for as many or more GPUs.
+    assert sized.configs[0].gpus >= plain.configs[0].gpus
+
+
+def test_network_reserve_must_leave_compute_time() -> None:
+    import pytest
+
+    from suanli.catalog import gpu as _gpu
+    from suanli.errors import InvalidRequest
+    from suanli.perf.sizing import ServeRequest, size
+
+    bad = ServeRequest(
+        model="qwen2.5-7b",
+        rate_per_s=20,
+        ttft_ms=300,
+        tpot_ms=50,
+        prompt_tokens=1000,
+        output_tokens=200,
+        network_rtt_ms=300,
+    )
+    with pytest.raises(InvalidRequest, match="network_rtt_ms"):
+        size(bad, [_gpu("h100")], {"H100-SXM": 12.8})

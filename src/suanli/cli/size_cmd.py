@@ -86,6 +86,9 @@ def size_cmd(
     output_tokens: Annotated[int | None, typer.Option(help="Mean output tokens.")] = None,
     percentile: Annotated[float, typer.Option(help="Percentile of the TTFT target.")] = 95.0,
     headroom: Annotated[float, typer.Option(help="Share of capacity kept free.")] = 0.2,
+    network_rtt_ms: Annotated[
+        float, typer.Option(help="Part of the TTFT target kept for the network RTT to users.")
+    ] = 0.0,
     precision: PrecisionOpt = "bf16",
     gpu: GpuOpt = None,
     price: PriceOpt = None,
@@ -120,6 +123,7 @@ def size_cmd(
         percentile=percentile,
         headroom=headroom,
         precision=cast("Precision", precision),
+        network_rtt_ms=network_rtt_ms,
     )
     sizing = size(request, gpus, prices, heterogeneous=hetero)
     if json_out:

@@ -123,7 +123,7 @@ def max_rate_per_replica(cand: Candidate, request: ServeRequest) -> float:
     if cand.rejection is not None:
         return 0.0
     q = request.percentile / 100.0
-    target_s = request.ttft_ms / 1e3
+    target_s = request.compute_ttft_ms / 1e3
     hi = cand.capacity_rps * (1.0 - request.headroom)
     if cand.ttft_floor_s(q) > target_s:
         return 0.0

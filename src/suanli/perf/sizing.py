@@ -82,6 +82,12 @@ class ServeRequest:
     percentile: float = 95.0
     headroom: float = 0.2
     precision: Precision = "bf16"
+    network_rtt_ms: float = 0.0
+
+    @property
+    def compute_ttft_ms(self) -> float:
+        """The TTFT left for prefill and queueing once the network's share is reserved."""
+        return self.ttft_ms - self.network_rtt_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +263,13 @@ def validate_request(request: ServeRequest) -> None:
     _positive(request.rate_per_s, "rate_per_s", "Give the arrival rate in requests/s, e.g. 40.")
     _positive(request.ttft_ms, "ttft_ms", "Give the TTFT target in ms, e.g. 800.")
     _positive(request.tpot_ms, "tpot_ms", "Give the TPOT target in ms, e.g. 50.")
+    reserve = request.network_rtt_ms
+    if not (math.isfinite(reserve) and 0.0 <= reserve < request.ttft_ms):
+        raise InvalidRequest(
+            f"network_rtt_ms must be in [0, ttft_ms={request.ttft_ms:g}), got {reserve!r}",
+            field="network_rtt_ms",
+            hint="Reserve part of the TTFT target for the network, e.g. 40 ms.",
+        )
     if not (0.0 < request.percentile < 100.0):
         raise InvalidRequest(
             f"percentile must be in (0, 100), got {request.percentile!r}",
@@ -474,10 +487,11 @@ def configure(
     if cand.rejection is not None:
         return cand.rejection
     q = request.percentile / 100.0
-    target_s = request.ttft_ms / 1e3
+    target_ms = request.compute_ttft_ms
+    target_s = target_ms / 1e3
     name, tp = cand.gpu.name, cand.tp
     if cand.ttft_floor_s(q) > target_s:
-        return Rejection(name, tp, cand.prefill_bound_reason(q, request.ttft_ms), 3)
+        return Rejection(name, tp, cand.prefill_bound_reason(q, target_ms), 3)
     usable_rps = cand.capacity_rps * (1.0 - request.headroom)
     by_throughput = max(1, math.ceil(rate_per_s / usable_rps - 1e-9))
 
@@ -486,7 +500,7 @@ def configure(
 
     replicas = smallest_passing(by_throughput, meets_ttft)
     if replicas is None:
-        return Rejection(name, tp, f"TTFT above {request.ttft_ms:.0f} ms at any replica count", 3)
+        return Rejection(name, tp, f"TTFT above {target_ms:.0f} ms at any replica count", 3)
     est = cand.ttft_at(rate_per_s / replicas, q)
     gpus = replicas * tp
     cost_h = gpus * price_cny_per_gpu_hour
