@@ -210,3 +210,30 @@ def test_aon_fallback_beyond_bitset_limit_keeps_prices_valid(
     ]
     check_invariants(orders)
     assert clear(orders).filled_gpus.get("g1") == 5
+
+
+@settings(max_examples=60, deadline=None)
+@given(small_books(max_orders=10, max_qty=6))
+def test_divisible_clearing_leaves_no_profitable_pair(orders: list[Order]) -> None:
+    """Competitive outcome: no unfilled bid above the price meets an unfilled ask below it,
+    and every order strictly inside the price is filled completely."""
+    divisible = [
+        Order(o.id, o.side, o.instrument, o.account, o.price_fen_per_gpu_hour, o.quantity_gpus)
+        for o in orders
+    ]
+    result = clear(divisible)
+    price = result.price(INST)
+    if price is None:
+        return
+    for o in divisible:
+        filled = result.filled_gpus.get(o.id, 0)
+        strictly_in = (o.side is Side.BID and o.price_fen_per_gpu_hour > price) or (
+            o.side is Side.ASK and o.price_fen_per_gpu_hour < price
+        )
+        strictly_out = (o.side is Side.BID and o.price_fen_per_gpu_hour < price) or (
+            o.side is Side.ASK and o.price_fen_per_gpu_hour > price
+        )
+        if strictly_in:
+            assert filled == o.quantity_gpus, (o.id, price)
+        if strictly_out:
+            assert filled == 0

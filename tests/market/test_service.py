@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from suanli.api.app import create_app
 from tests.market.conftest import Market, TestClient, keys_for
 
@@ -113,3 +115,33 @@ def test_two_workers_share_one_market(tmp_path: Path) -> None:
         fills_a = a.get("/market/fills", params={"limit": 500}, headers=headers["operator"])
         fills_b = b.get("/market/fills", params={"limit": 500}, headers=headers["operator"])
         assert fills_a.json() == fills_b.json() and fills_a.json()["total"] > 0
+
+
+def test_index_cli_reads_a_running_exchange(
+    market: Market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import httpx
+    from typer.testing import CliRunner
+
+    from suanli.cli.main import app
+
+    c = market.client
+    c.post("/market/orders", json=_order("ask", 7.0, 4), headers=market.as_("seller_a"))
+    c.post("/market/orders", json=_order("bid", 9.0, 4), headers=market.as_("buyer_a"))
+    c.post("/market/clear", headers=market.as_("operator"))
+
+    def fake_get(url: str, params: dict[str, str], timeout: float) -> httpx.Response:
+        assert url == "http://exchange.test/api/v1/index"
+        return c.get("/api/v1/index", params=params)
+
+    monkeypatch.setattr(httpx, "get", fake_get)
+    runner = CliRunner()
+    args = ["index", "--gpu", "H100", "--hub", "Ningxia", "--url", "http://exchange.test"]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["hub"] == "Ningxia" and doc["latest_cny_per_gpu_hour"] == 8.0
+    table = runner.invoke(app, args)
+    assert table.exit_code == 0 and "H100-SXM" in table.stdout

@@ -27,7 +27,7 @@ Everything above is sort + cumulative sums + ``searchsorted`` over all instrumen
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, overload
 
@@ -398,8 +398,6 @@ def _to_result(
 
 def residual(book: OrderBook, result: ClearingResult) -> OrderBook:
     """The book after ``result``: filled orders removed, partial fills reduced."""
-    from dataclasses import replace
-
     kept: list[Order] = []
     for o in book.orders:
         done = result.filled_gpus.get(o.id, 0)
