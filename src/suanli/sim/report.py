@@ -102,6 +102,11 @@ def findings(result: SimResult) -> list[str]:
                 f"{_pct(rb.attainment)} (Suanli); TTFT p95 {_num(ra.ttft_p95_ms, 0)} vs "
                 f"{_num(rb.ttft_p95_ms, 0)} ms against a {spec.ttft_p95_ms:.0f} ms target."
             )
+        west = result.world.west
+        out.append(
+            f"Western hub sellers' market revenue: {a.revenue_by_site_cny[west].sum():,.0f} CNY "
+            f"(nearest) vs {b.revenue_by_site_cny[west].sum():,.0f} CNY (Suanli)."
+        )
         out.append(
             f"Sellers' market revenue: {a.revenue_cny:,.0f} CNY (nearest) vs "
             f"{b.revenue_cny:,.0f} CNY (Suanli); timed-out requests {a.requests_timed_out:,} vs "
@@ -216,11 +221,12 @@ def render_report(result: SimResult) -> str:
     )
     parts.append("<h2>Policies side by side</h2>" + _summary_table(result))
 
-    parts.append("<h2>Utilization by hub over time</h2><div class='grid'>")
+    window = SMOOTH_HOURS if result.days <= 10 else 24
+    parts.append(f"<h2>Utilization by hub over time ({window}-hour means)</h2><div class='grid'>")
     for p in pols.values():
         series = []
         for r, name in enumerate(w.region_names):
-            x, y = _smooth(p.util_region_hourly[:, r], SMOOTH_HOURS)
+            x, y = _smooth(p.util_region_hourly[:, r], window)
             series.append(
                 Series(
                     SHORT_REGION.get(name, name), x, y, PALETTE[r % len(PALETTE)], dashed=r >= 10
