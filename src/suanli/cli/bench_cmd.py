@@ -58,6 +58,7 @@ def bench_placement(
     types_per_site: int = typer.Option(4, "--types-per-site", help="offers per site"),
     milp_max: int = typer.Option(300, "--milp-max", help="run the exact MILP up to this many"),
     milp_time_limit: float = typer.Option(30.0, "--milp-time-limit", help="MILP limit, s"),
+    china: bool = typer.Option(False, "--china", help="use the 15 built-in China sites"),
     as_json: bool = typer.Option(True, "--json/--no-json", help="print one JSON document"),
 ) -> None:
     """Place REQUESTS generated requests on SITES x TYPES-PER-SITE offers with the fast
@@ -69,7 +70,7 @@ def bench_placement(
     print_json(
         run_benchmark(
             sites, requests, seed=seed, types_per_site=types_per_site,
-            milp_max_requests=milp_max, milp_time_limit_s=milp_time_limit,
+            milp_max_requests=milp_max, milp_time_limit_s=milp_time_limit, china=china,
         )
     )
 

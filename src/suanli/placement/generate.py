@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from suanli import catalog
 from suanli.catalog import cities, gpu, reference_prices
 from suanli.geo import LatencyModel, rtt_matrix
 from suanli.placement.problem import (
@@ -59,8 +60,10 @@ def generate(
     seed: int = 0,
     types_per_site: int = 4,
     load: float = 0.85,
+    china: bool = False,
 ) -> Problem:
-    """A random national instance as a :class:`Problem` (see module docstring)."""
+    """A random national instance as a :class:`Problem` (see module docstring). With
+    ``china`` the sites are the built-in catalog's (``n_sites`` is ignored)."""
     rng = np.random.default_rng(seed)
     city_list = cities()
     pop = np.array([c.population_m for c in city_list])
@@ -70,10 +73,16 @@ def generate(
     gpus = [gpu(t) for t in TYPES]
 
     # sites and latency
-    lat = rng.uniform(22.0, 41.0, n_sites)
-    lon = rng.uniform(102.0, 122.0, n_sites)
-    west = lon < 109.0
-    sites = [_Point(f"site{i}", float(lat[i]), float(lon[i])) for i in range(n_sites)]
+    if china:
+        catalog_sites = catalog.sites()
+        n_sites = len(catalog_sites)
+        sites = [_Point(x.id, x.lat, x.lon) for x in catalog_sites]
+        west = np.array([x.role == "west" for x in catalog_sites])
+    else:
+        lat = rng.uniform(22.0, 41.0, n_sites)
+        lon = rng.uniform(102.0, 122.0, n_sites)
+        west = lon < 109.0
+        sites = [_Point(f"site{i}", float(lat[i]), float(lon[i])) for i in range(n_sites)]
     rtt = rtt_matrix(list(city_list), sites, LatencyModel())
 
     # offers: types_per_site distinct types per site
