@@ -23,6 +23,7 @@ from suanli.store.keys import Caller
 from suanli.store.models import Fill, Lease, Offer
 
 MAX_PAGE_SIZE = 200
+JULIAN_DAY_OF_1970 = 2440587.5
 OFFER_SORTS: dict[str, Any] = {
     "id": Offer.id,
     "site": Offer.site,
@@ -77,7 +78,8 @@ def check_page(page: int, page_size: int) -> tuple[int, int]:
 def epoch_s(column: Any, dialect: str) -> ColumnElement[Any]:
     """Seconds since 1970 of a stored UTC timestamp, as SQL for either backend."""
     if dialect == "sqlite":
-        return cast(func.strftime("%s", column), Integer)
+        # julianday() parses the stored text about twice as fast as strftime('%s')
+        return (func.julianday(column) - JULIAN_DAY_OF_1970) * 86400.0
     return func.extract("epoch", column)
 
 
@@ -245,7 +247,7 @@ def _bucket_sums(
     """(hub, bucket index, summed amount) for rows whose time falls in the window."""
     dialect = session.get_bind().dialect.name
     offset = epoch_s(time_col, dialect) - start_s
-    # SQLite's integer division already floors (offsets here are >= 0); PostgreSQL's
+    # SQLite's CAST truncates, which floors the offsets here (all >= 0); PostgreSQL's
     # numeric-to-integer cast rounds, so floor first there
     bucket = cast(
         offset / bucket_s if dialect == "sqlite" else func.floor(offset / bucket_s), Integer

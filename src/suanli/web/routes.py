@@ -246,14 +246,13 @@ def _index(
 
     start = datetime.now(UTC) - _INDEX_WINDOWS[period]
     start_h = start.timestamp() / 3600.0
-    records: list[dict[str, Any]] = []
+    fills: list[Any] = [f for f in market_store(request).state().fills if f.cleared_at_h >= start_h]
     if pricing != "reserved":  # direct orders are on-demand or interruptible
         with db.read() as session:
             records = queries.fill_window(session, gpu=name, since=start, pricing=pricing)
-    auction = [f for f in market_store(request).state().fills if f.cleared_at_h >= start_h]
+        fills.extend(_market_fills(records, name, pricing))
     doc = index_document(
-        auction,
-        records,
+        fills,
         gpu=name,
         hub=hub or None,
         period=period,
@@ -282,6 +281,31 @@ def _index(
             for p in doc["points"]
         ],
     }
+
+
+def _market_fills(records: list[dict[str, Any]], gpu: str, pricing: str) -> list[Any]:
+    """Direct-order fill records as market fills. Every field is already canonical (a
+    catalog GPU name, a site id), so the instruments are built without re-validating each
+    one, which keeps a window of many thousands of fills cheap."""
+    from suanli.market import Fill as MarketFill
+    from suanli.market import Pricing
+    from suanli.market.orders import Instrument, fen
+
+    kind = Pricing(pricing)
+    return [
+        MarketFill(
+            id=r["id"],
+            instrument=Instrument(gpu, r["site"], kind, r["at_h"], r["at_h"] + r["hours"]),
+            bid_id="",
+            ask_id="",
+            buyer="",
+            seller="",
+            gpus=int(r["gpus"]),
+            price_fen_per_gpu_hour=fen(float(r["price_cny_per_gpu_hour"])),
+            cleared_at_h=r["at_h"],
+        )
+        for r in records
+    ]
 
 
 @api.get("/utilization")
