@@ -85,12 +85,7 @@ def build_world(
             base[i, j] = round(count * spec.base_load)
             ask0[i, j] = spec.ask_cny_per_gpu_hour.get(g, 0.0)
     refs = catalog.reference_prices()
-    reference = np.array(
-        [
-            refs.get(g, float(np.mean(ask0[:, j][inventory[:, j] > 0])))
-            for j, g in enumerate(gpu_types)
-        ]
-    )
+    reference = np.array([_reference(refs, g, ask0[:, j]) for j, g in enumerate(gpu_types)])
     k = np.zeros((n_w, n_g), dtype=np.int64)
     rps = np.zeros((n_w, n_g))
     prefill_mean = np.zeros((n_w, n_g))
@@ -146,3 +141,11 @@ def build_world(
         batch_ok=np.array([r.memory_gb >= scenario.batch.min_memory_gb for r in gpu_rows]),
         train_ok=np.array([g in scenario.training.gpu_types for g in gpu_types]),
     )
+
+
+def _reference(refs: dict[str, float], gpu: str, asks: FloatArray) -> float:
+    """The catalog reference price of a GPU, else the mean of the scenario's asks for it."""
+    if gpu in refs:
+        return refs[gpu]
+    listed = asks[asks > 0]
+    return float(listed.mean()) if listed.size else 0.0
