@@ -185,6 +185,7 @@ def test_a_fill_made_through_the_api_appears_without_a_reload(
     wait_for(browser, lambda d: css(d, selector), "the new fill in the table")
     assert "H200-SXM" in texts(browser, selector)[0]
     assert browser.execute_script("return window.__suanliMarker") == "same page"
+    browser.execute_script("document.getElementById('offers-table').scrollIntoView()")
     shot(browser, screenshot_dir, "04-live-fill")
 
 
