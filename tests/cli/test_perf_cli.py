@@ -148,9 +148,33 @@ def test_calibration_table_reports_every_point() -> None:
     body = json.loads(result.stdout)
     assert body["summary"]["points"] == len(body["points"]) >= 40
     for row in body["points"]:
-        assert {"measured_ms", "predicted_ms", "error", "source"} <= set(row)
+        assert {"measured_ms", "predicted_ms", "error", "source", "engine"} <= set(row)
+        assert row["profile"] == row["engine"]
+    assert body["summary"]["median_abs_error"] <= 0.10
+    assert body["summary"]["max_abs_error"] <= 0.25
+    assert body["calibration"]["default_engine"] == "vllm"
+    assert set(body["leave_one_source_out"]) == set(body["summary"]["by_source"])
+    assert "vllm" in body["calibration"]["engines"]
     text = runner.invoke(app, ["perf", "calibration"])
     assert text.exit_code == 0 and "median |error|" in text.stdout
+    err = _one_line_error(["perf", "calibration", "--save", "x.json"])
+    assert "--refit" in err
+
+
+def test_engine_option_picks_a_profile() -> None:
+    args = ["perf", "prefill", "-m", "llama-2-70b", "-g", "a100", "-p", "128", "--tp", "4"]
+    default = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    lmdeploy = runner.invoke(app, [*args, "--engine", "lmdeploy", "--json"])
+    assert lmdeploy.exit_code == 0, lmdeploy.output
+    body = json.loads(lmdeploy.stdout)
+    assert default["engine"] == "vllm" and body["engine"] == "lmdeploy"
+    assert body["prefill_ms"] != default["prefill_ms"]
+    text = runner.invoke(
+        app, ["perf", "decode", "-m", "llama-3.1-8b", "-g", "h200", "-e", "pytorch"]
+    )
+    assert text.exit_code == 0 and "pytorch" in text.stdout
+    err = _one_line_error([*args, "--engine", "llama.cpp"])
+    assert "unknown engine" in err and "tensorrt-llm" in err
 
 
 def test_catalog_models() -> None:

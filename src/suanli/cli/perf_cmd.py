@@ -20,6 +20,14 @@ TpOpt = Annotated[int, typer.Option("--tp", help="Tensor-parallel degree: 1, 2, 
 PrecisionOpt = Annotated[
     str, typer.Option("--precision", help="Weights: bf16, fp8 (where supported) or int4.")
 ]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        "-e",
+        help="Serving engine profile: vllm (default), tensorrt-llm, lmdeploy, nim, pytorch.",
+    ),
+]
 
 
 def _resolve(model_name: str, gpu_name: str) -> tuple[Any, Any]:
@@ -41,6 +49,7 @@ def decode_cmd(
     context: Annotated[int, typer.Option("--context", "-c", help="Cached tokens each.")] = 1024,
     tp: TpOpt = 1,
     precision: PrecisionOpt = "bf16",
+    engine: EngineOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Predicted time of one decode step (every sequence emits one token)."""
@@ -48,12 +57,15 @@ def decode_cmd(
 
     arch, card = _resolve(model_name, gpu_name)
     prec: Any = precision  # checked by the model: InvalidRequest names the allowed values
-    est = decode_step(arch, card, batch=batch, context=context, tp=tp, precision=prec)
+    est = decode_step(
+        arch, card, batch=batch, context=context, tp=tp, precision=prec, engine=engine
+    )
     if json_out:
         print_json({"model": arch.name, "gpu": card.name, **_jsonable(est)})
         return
     console.print(
-        f"{arch.name} on {tp}x {card.name} ({precision}), batch {batch}, context {context}: "
+        f"{arch.name} on {tp}x {card.name} ({precision}, {est.engine}), batch {batch}, "
+        f"context {context}: "
         f"step_ms {est.step_ms:.2f}, tokens_per_s {est.tokens_per_s:,.0f}, "
         f"memory_gb {est.memory_gb:.1f} of {card.memory_gb:g} per GPU, fits {est.fits}"
         + (f" (short by {est.shortfall_gb:.1f} GB)" if not est.fits else "")
@@ -70,6 +82,7 @@ def prefill_cmd(
     batch: Annotated[int, typer.Option("--batch", "-b", help="Prompts prefilled together.")] = 1,
     tp: TpOpt = 1,
     precision: PrecisionOpt = "bf16",
+    engine: EngineOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Predicted prefill time (time to first token without queueing)."""
@@ -77,12 +90,21 @@ def prefill_cmd(
 
     arch, card = _resolve(model_name, gpu_name)
     prec: Any = precision
-    est = prefill(arch, card, prompt_tokens=prompt_tokens, batch=batch, tp=tp, precision=prec)
+    est = prefill(
+        arch,
+        card,
+        prompt_tokens=prompt_tokens,
+        batch=batch,
+        tp=tp,
+        precision=prec,
+        engine=engine,
+    )
     if json_out:
         print_json({"model": arch.name, "gpu": card.name, **_jsonable(est)})
         return
     console.print(
-        f"{arch.name} on {tp}x {card.name} ({precision}), {batch} x {prompt_tokens} prompt "
+        f"{arch.name} on {tp}x {card.name} ({precision}, {est.engine}), {batch} x "
+        f"{prompt_tokens} prompt "
         f"tokens: prefill_ms {est.prefill_ms:.1f}, memory_gb {est.memory_gb:.1f} per GPU, "
         f"fits {est.fits}, {est.bound}-bound"
     )
@@ -92,13 +114,10 @@ def prefill_cmd(
 @perf_app.command("calibration")
 def calibration_cmd(
     refit: Annotated[
-        bool, typer.Option("--refit", help="Fit the parameters again to the stored points.")
-    ] = False,
-    per_engine: Annotated[
         bool,
         typer.Option(
-            "--per-engine",
-            help="Diagnostic: shared efficiencies, fixed overheads fitted per source (engine).",
+            "--refit",
+            help="Fit the parameters again (and the leave-one-source-out check; about a minute).",
         ),
     ] = False,
     save: Annotated[
@@ -107,39 +126,67 @@ def calibration_cmd(
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Predicted vs measured step times on every calibration point, with the errors."""
+    """Predicted vs measured step times on every calibration point, each with its engine's
+    profile; errors overall and per source; leave-one-source-out errors (each source predicted
+    by a fit without it, with the default engine profile when its engine is unseen)."""
     import json
 
+    from suanli.cli.common import err_console
     from suanli.errors import InvalidRequest
     from suanli.perf import fit
 
     if save is not None and not refit:
         raise InvalidRequest("--save needs --refit", field="--save")
-    if save is not None and per_engine:
-        raise InvalidRequest("--save stores one calibration; drop --per-engine", field="--save")
     points = fit.calibration_points()
-    cal = fit.fit(points) if refit else fit.default_calibration()
-    engines = fit.fit_per_engine(points, cal) if per_engine else None
-    rows = fit.evaluate(points, engines or cal)
+    if refit:
+        err_console.print("fitting all points ...")
+        cal = fit.fit(points)
+        loso = fit.leave_one_source_out(
+            points, progress=lambda key: err_console.print(f"fitting without {key} ...")
+        )
+        document = fit.calibration_document(cal, points, loso)
+        from suanli.perf.calibration import calibration_from_dict
+
+        cal = calibration_from_dict(document)
+    else:
+        document = fit.stored_document()
+        cal = fit.default_calibration()
+        loso = document.get("validation", {}).get("leave_one_source_out", {})
+    rows = fit.evaluate(points, cal)
     summary = fit.summarize(rows)
     if save is not None:
-        document = fit.calibration_document(cal, rows)
         save.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     if json_out:
         print_json(
             {
-                "calibration": {"source": cal.source, "params": cal.params()},
-                "per_engine": (
-                    {k: c.params() for k, c in engines.items()} if engines is not None else None
-                ),
+                "calibration": {
+                    "source": cal.source,
+                    "default_engine": cal.engine,
+                    "params": cal.params(),
+                    "engines": {
+                        p.name: {
+                            "split_kv": p.split_kv,
+                            "description": p.description,
+                            "params": p.params(),
+                        }
+                        for p in cal.engines
+                    },
+                },
                 "summary": summary,
+                "leave_one_source_out": loso,
                 "points": [_jsonable(r) for r in rows],
             }
         )
         return
+    _print_calibration(cal, rows, summary, loso)
+
+
+def _print_calibration(
+    cal: Any, rows: list[Any], summary: dict[str, Any], loso: dict[str, Any]
+) -> None:
     console.print(
         table(
-            f"Calibration points ({'per-engine overheads' if engines else cal.source})",
+            f"Calibration points (engine-aware; {cal.source})",
             [
                 "model",
                 "gpu",
@@ -151,6 +198,7 @@ def calibration_cmd(
                 "measured ms",
                 "predicted ms",
                 "error %",
+                "engine",
                 "source",
             ],
             [
@@ -163,8 +211,9 @@ def calibration_cmd(
                     r.tp,
                     r.precision,
                     r.measured_ms,
-                    r.predicted_ms,
+                    round(r.predicted_ms, 2),
                     round(100 * r.error, 1),
+                    r.engine,
                     r.source_key,
                 )
                 for r in rows
@@ -177,11 +226,38 @@ def calibration_cmd(
         f"worst {100 * summary['max_abs_error']:.1f}%, "
         f"mean error {100 * summary['mean_error']:+.1f}%"
     )
-    for key, part in summary["by_source"].items():
-        console.print(
-            f"  {key}: {part['points']} points, median |error| "
-            f"{100 * part['median_abs_error']:.1f}%, worst {100 * part['max_abs_error']:.1f}%"
+
+    def pct(value: float) -> str:
+        return f"{100 * value:.1f}"
+
+    console.print(
+        table(
+            "Per source: own engine profile / left out of the fit (unseen engine: default profile)",
+            [
+                "source",
+                "engine",
+                "points",
+                "median %",
+                "worst %",
+                "left-out median %",
+                "left-out worst %",
+                "left-out predicted with",
+            ],
+            [
+                (
+                    key,
+                    part["engine"],
+                    part["points"],
+                    pct(part["median_abs_error"]),
+                    pct(part["max_abs_error"]),
+                    pct(loso[key]["median_abs_error"]) if key in loso else "-",
+                    pct(loso[key]["max_abs_error"]) if key in loso else "-",
+                    loso[key]["evaluated_with"] if key in loso else "-",
+                )
+                for key, part in summary["by_source"].items()
+            ],
         )
+    )
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,15 +1,21 @@
-"""Calibration points (measured step times with their sources) and the fit of the model's
-efficiency factors and overheads to them.
+"""Calibration points (measured step times with their sources and serving engines) and the
+fit of the model's efficiency factors and per-engine overheads to them.
 
 Points live in ``suanli/perf/data``: ``published.json`` (numbers from vendor and project
-benchmark tables, each with its citation) and ``measured_h200.json`` (this project's own runs
-on an H200, when present). The fit minimises squared log errors with a weak pull toward the
-prior values, so a parameter the points say nothing about stays where it was::
+benchmark tables, each with its citation and engine) and ``measured_h200.json`` (this
+project's own runs on an H200, engine ``pytorch``). Shared parameters θ (efficiencies,
+sharpness, all-reduce bandwidth efficiency, and the centre c of every engine term) are fitted
+together with each engine e's terms φ_e (:data:`~suanli.perf.calibration.ENGINE_PARAMS`),
+which are pulled toward the centre, so an engine term its points say nothing about stays
+there (an engine with no points, as the default one may be, gets the centre)::
 
-    min_θ  Σ_i ( log t̂_i(θ) − log t_i )²  +  λ Σ_j ( log θ_j − log θ_j⁰ )²
-    s.t.   lo_j <= θ_j <= hi_j          (efficiencies <= 1)
+    min  Σ_i ( log t̂_i(θ, φ_e(i)) − log t_i )²  +  λ Σ_j ( log θ_j − log θ_j⁰ )²
+         + μ Σ_e Σ_k ( log φ_e,k − log c_k )²
+    s.t. lo <= θ, φ <= hi          (efficiencies <= 1)
 
-solved with ``scipy.optimize.least_squares`` over log θ.
+solved with ``scipy.optimize.least_squares`` over the logs. Generalisation to an engine never
+measured is checked by leaving each source out, fitting the rest and predicting the left-out
+points with the default engine profile (:func:`leave_one_source_out`).
 """
 
 from __future__ import annotations
@@ -17,15 +23,23 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from functools import cache
 from importlib import resources
 from typing import Any
 
-from suanli.catalog.gpus import gpu
+from suanli.catalog.gpus import Gpu, gpu
+from suanli.catalog.hf_config import ModelArch
 from suanli.catalog.models import model
-from suanli.errors import DataFileError
-from suanli.perf.calibration import Calibration, default_calibration
+from suanli.errors import DataFileError, InvalidRequest
+from suanli.perf.calibration import (
+    DEFAULT_ENGINE,
+    ENGINE_PARAMS,
+    Calibration,
+    default_calibration,
+    normalize_engine,
+)
 from suanli.perf.step_model import decode_step, prefill
 
 __all__ = [
@@ -36,9 +50,11 @@ __all__ = [
     "default_calibration",
     "evaluate",
     "fit",
-    "fit_per_engine",
+    "leave_one_source_out",
     "parse_points",
+    "point_calibration",
     "predict_ms",
+    "stored_document",
     "summarize",
 ]
 
@@ -61,7 +77,26 @@ FREE_PARAMS: dict[str, tuple[float, float]] = {
     "allreduce_efficiency": (0.05, 1.0),
     "allreduce_latency_us": (1.0, 200.0),
 }
-PRIOR_WEIGHT = 0.05
+PRIOR_WEIGHT = 0.05  # λ: pull of the shared parameters toward the prior
+ENGINE_WEIGHT = 0.05  # μ: pull of each engine's terms toward their centre
+OWN_SOURCE = "suanli-h200"
+OWN_CITATION = (
+    "Suanli's own runs on one H200 (benchmarks/device/calibrate.py, random-weight PyTorch "
+    "model, scaled_dot_product_attention decode)"
+)
+ENGINE_NOTES: dict[str, str] = {
+    "vllm": "vLLM: paged KV cache, split-KV decode attention, CUDA graphs (nightly benchmark)",
+    "tensorrt-llm": "NVIDIA TensorRT-LLM v0.5: compiled engines with fused kernels",
+    "lmdeploy": "lmdeploy v0.1 TurboMind engine: fused CUDA kernels",
+    "nim": (
+        "NVIDIA NIM 1.8 (TensorRT-LLM behind an HTTP server), timed by a client, so its fixed "
+        "costs include the server"
+    ),
+    "pytorch": (
+        "plain PyTorch CUDA-graph decode loop with scaled_dot_product_attention, which does "
+        "not split the KV cache (Suanli's own H200 runs)"
+    ),
+}
 KINDS = ("decode", "prefill", "generate")
 
 
@@ -84,6 +119,7 @@ class CalibrationPoint:
     source_key: str
     split_kv: bool = True  # the engine's decode attention splits the KV cache (see Calibration)
     output_tokens: int = 0  # generate only
+    engine: str = ""  # serving engine that was timed (its profile in the calibration)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +139,8 @@ class CalibrationResult:
     source_key: str
     method: str
     source: str
+    engine: str = ""
+    profile: str = ""  # the engine profile the prediction used
 
 
 def _point(raw: Any, *, path: str, index: int, sources: dict[str, Any]) -> CalibrationPoint:
@@ -141,6 +179,7 @@ def _point(raw: Any, *, path: str, index: int, sources: dict[str, Any]) -> Calib
             source_key=key,
             split_kv=bool(raw.get("split_kv", info.get("split_kv", True))),
             output_tokens=int(need("output_tokens")) if kind == "generate" else 0,
+            engine=normalize_engine(str(raw.get("engine") or info.get("engine") or key)),
         )
     except (TypeError, ValueError) as exc:
         raise DataFileError(f"bad value: {exc}", path=path, item=item) from None
@@ -173,27 +212,49 @@ def calibration_points() -> list[CalibrationPoint]:
             raw = {
                 "sources": {},
                 "points": [
-                    {**p, "source": p.get("source", "suanli-h200")} if isinstance(p, dict) else p
+                    {**p, "source": p.get("source", OWN_SOURCE)} if isinstance(p, dict) else p
                     for p in raw
                 ],
             }
-            raw["sources"]["suanli-h200"] = {
-                "citation": (
-                    "Suanli's own runs on one H200 (benchmarks/device/calibrate.py, "
-                    "random-weight PyTorch model, scaled_dot_product_attention decode)"
-                ),
+            raw["sources"][OWN_SOURCE] = {
+                "citation": OWN_CITATION,
                 "split_kv": False,
+                "engine": "pytorch",
             }
         points.extend(parse_points(raw, path=name))
     return points
 
 
-def predict_ms(point: CalibrationPoint, cal: Calibration) -> float:
-    """The model's time for one point."""
-    arch, card = model(point.model), gpu(point.gpu)
-    precision: Any = point.precision
+@cache
+def _arch(name: str) -> ModelArch:
+    return model(name)
+
+
+@cache
+def _card(name: str) -> Gpu:
+    return gpu(name)
+
+
+def point_calibration(
+    point: CalibrationPoint, cal: Calibration, *, unseen: bool = False
+) -> Calibration:
+    """The calibration a point is predicted with: its engine's profile when ``cal`` holds one,
+    with the point's declared split-KV kind; with ``unseen`` (or an engine-agnostic ``cal``
+    lacking the engine), ``cal``'s own default profile as it stands."""
+    if unseen:
+        return cal
+    if cal.has_engine(point.engine):
+        cal = cal.for_engine(point.engine)
     if cal.split_kv != point.split_kv:
         cal = cal.with_params(split_kv=point.split_kv)
+    return cal
+
+
+def predict_ms(point: CalibrationPoint, cal: Calibration, *, unseen: bool = False) -> float:
+    """The model's time for one point (see :func:`point_calibration` for ``unseen``)."""
+    arch, card = _arch(point.model), _card(point.gpu)
+    precision: Any = point.precision
+    cal = point_calibration(point, cal, unseen=unseen)
     if point.kind == "decode":
         return decode_step(
             arch,
@@ -237,12 +298,14 @@ def predict_ms(point: CalibrationPoint, cal: Calibration) -> float:
 
 
 def evaluate(
-    points: Sequence[CalibrationPoint], cal: Calibration | Mapping[str, Calibration]
+    points: Sequence[CalibrationPoint], cal: Calibration, *, unseen: bool = False
 ) -> list[CalibrationResult]:
-    """Predicted vs measured for every point (with one calibration, or one per source)."""
+    """Predicted vs measured for every point, each with its engine's profile (``unseen``:
+    every point with the default profile, as for an engine the calibration never saw)."""
     out = []
     for p in points:
-        predicted = predict_ms(p, cal if isinstance(cal, Calibration) else cal[p.source_key])
+        used = point_calibration(p, cal, unseen=unseen)
+        predicted = predict_ms(p, cal, unseen=unseen)
         out.append(
             CalibrationResult(
                 model=p.model,
@@ -258,48 +321,41 @@ def evaluate(
                 source_key=p.source_key,
                 method=p.method,
                 source=p.source,
+                engine=p.engine,
+                profile=used.engine,
             )
         )
     return out
 
 
+def _stats(subset: Sequence[CalibrationResult]) -> dict[str, Any]:
+    errors = [abs(r.error) for r in subset]
+    return {
+        "points": len(subset),
+        "median_abs_error": statistics.median(errors) if errors else 0.0,
+        "max_abs_error": max(errors) if errors else 0.0,
+        "mean_error": statistics.fmean(r.error for r in subset) if subset else 0.0,
+    }
+
+
 def summarize(rows: Sequence[CalibrationResult]) -> dict[str, Any]:
     """Median and worst absolute relative error, overall and per source."""
-
-    def stats(subset: Sequence[CalibrationResult]) -> dict[str, Any]:
-        errors = [abs(r.error) for r in subset]
-        return {
-            "points": len(subset),
-            "median_abs_error": statistics.median(errors) if errors else 0.0,
-            "max_abs_error": max(errors) if errors else 0.0,
-            "mean_error": statistics.fmean(r.error for r in subset) if subset else 0.0,
-        }
-
-    out = stats(rows)
+    out = _stats(rows)
     out["by_source"] = {
-        key: stats([r for r in rows if r.source_key == key])
+        key: {
+            "engine": next(r.engine for r in rows if r.source_key == key),
+            **_stats([r for r in rows if r.source_key == key]),
+        }
         for key in sorted({r.source_key for r in rows})
     }
     return out
 
 
-def calibration_document(cal: Calibration, rows: Sequence[CalibrationResult]) -> dict[str, Any]:
-    """The JSON document stored as ``data/calibration.json`` for a fitted calibration."""
-    summary = summarize(rows)
-    sources = ", ".join(sorted({r.source_key for r in rows}))
-    return {
-        "source": (
-            f"fitted by `suanli perf calibration --refit` to {summary['points']} points "
-            f"({sources}): median |error| {100 * summary['median_abs_error']:.1f}%, "
-            f"worst {100 * summary['max_abs_error']:.1f}%"
-        ),
-        "method": (
-            "scipy.optimize.least_squares on log(predicted/measured) with a weak pull toward "
-            "the prior values; runtime_overhead_gb and int4_dequant_factor are not fitted "
-            "(no step-time point constrains them)"
-        ),
-        "params": {k: round(v, 4) for k, v in cal.params().items()},
-    }
+def _engine_split_kv(points: Sequence[CalibrationPoint], engine: str, default: bool) -> bool:
+    kinds = {p.split_kv for p in points if p.engine == engine}
+    if len(kinds) > 1:
+        raise InvalidRequest(f"points of engine {engine!r} disagree on split_kv", field="split_kv")
+    return kinds.pop() if kinds else default
 
 
 def fit(
@@ -307,85 +363,141 @@ def fit(
     prior: Calibration | None = None,
     *,
     free: Sequence[str] | None = None,
+    default_engine: str = DEFAULT_ENGINE,
 ) -> Calibration:
-    """Fit the free parameters to ``points`` (see the module docstring)."""
-    import numpy as np
-    from scipy.optimize import least_squares
+    """Fit the shared parameters and every engine's terms to ``points`` (module docstring).
 
-    base = prior or Calibration()
-    names = list(free or FREE_PARAMS)
-    x0 = np.log([getattr(base, n) for n in names])
-    lo = np.log([FREE_PARAMS[n][0] for n in names])
-    hi = np.log([FREE_PARAMS[n][1] for n in names])
-    x0 = np.clip(x0, lo + 1e-9, hi - 1e-9)
-    measured = np.log([p.measured_ms for p in points])
-    prior_weight = math.sqrt(PRIOR_WEIGHT)
-
-    def residuals(x: Any) -> Any:
-        cal = base.with_params(**dict(zip(names, np.exp(x).tolist(), strict=True)))
-        predicted = np.log([predict_ms(p, cal) for p in points])
-        return np.concatenate([predicted - measured, prior_weight * (x - x0)])
-
-    result = least_squares(residuals, x0, bounds=(lo, hi), x_scale=1.0, diff_step=1e-3)
-    fitted = dict(zip(names, np.exp(result.x).tolist(), strict=True))
-    return base.with_params(**fitted).with_source(
-        f"fitted to {len(points)} points (least squares on log step time)"
-    )
-
-
-# Fixed costs that depend on the serving engine (kernel fusion, graphs, request handling).
-ENGINE_PARAMS = (
-    "step_overhead_ms",
-    "layer_overhead_us",
-    "prefill_overhead_ms",
-    "prefill_layer_overhead_us",
-)
-
-
-def fit_per_engine(
-    points: Sequence[CalibrationPoint],
-    prior: Calibration | None = None,
-) -> dict[str, Calibration]:
-    """A diagnostic fit: hardware efficiencies shared by all points, fixed overheads
-    (:data:`ENGINE_PARAMS`) fitted separately for each source, since each source measured one
-    serving engine. Returns one calibration per source key.
-
-    It shows how much of the shipped model's error is engine overhead rather than hardware;
-    the shipped calibration (:func:`fit`) has one set of overheads for all engines.
+    The result is set to ``default_engine``'s profile and holds one profile per engine among
+    the points, plus the default engine (at the centre if it has no points).
     """
     import numpy as np
     from scipy.optimize import least_squares
 
-    base = prior or default_calibration()
-    sources = sorted({p.source_key for p in points})
-    shared = [n for n in FREE_PARAMS if n not in ENGINE_PARAMS]
-    slots: list[tuple[str, str | None]] = [(n, None) for n in shared]
-    slots += [(n, s) for s in sources for n in ENGINE_PARAMS]
+    base = replace(prior or Calibration(), engines=())
+    default_engine = normalize_engine(default_engine)
+    names = list(free or FREE_PARAMS)
+    per_engine = [n for n in names if n in ENGINE_PARAMS]
+    engines = sorted({p.engine for p in points} | {default_engine})
+    split = {e: _engine_split_kv(points, e, base.split_kv) for e in engines}
+    slots = [(n, "") for n in names] + [(n, e) for e in engines for n in per_engine]
     x0 = np.log([getattr(base, n) for n, _ in slots])
     lo = np.log([FREE_PARAMS[n][0] for n, _ in slots])
     hi = np.log([FREE_PARAMS[n][1] for n, _ in slots])
     x0 = np.clip(x0, lo + 1e-9, hi - 1e-9)
+    centre = np.array([names.index(n) for n, e in slots if e], dtype=int)
+    own = np.arange(len(names), len(slots))
     measured = np.log([p.measured_ms for p in points])
-    prior_weight = math.sqrt(PRIOR_WEIGHT)
+    lam, mu = math.sqrt(PRIOR_WEIGHT), math.sqrt(ENGINE_WEIGHT)
 
     def calibrations(x: Any) -> dict[str, Calibration]:
         values = np.exp(x).tolist()
-        common = {n: v for (n, s), v in zip(slots, values, strict=True) if s is None}
-        return {
-            source: base.with_params(
-                **common,
-                **{n: v for (n, s), v in zip(slots, values, strict=True) if s == source},
-            )
-            for source in sources
-        }
+        shared = dict(zip(names, values[: len(names)], strict=True))
+        out = {}
+        for e in engines:
+            terms = {n: v for (n, s), v in zip(slots, values, strict=True) if s == e}
+            out[e] = replace(base.with_params(**{**shared, **terms}, split_kv=split[e]), engine=e)
+        return out
 
     def residuals(x: Any) -> Any:
         cals = calibrations(x)
-        predicted = np.log([predict_ms(p, cals[p.source_key]) for p in points])
-        return np.concatenate([predicted - measured, prior_weight * (x - x0)])
+        predicted = np.log([predict_ms(p, cals[p.engine]) for p in points])
+        return np.concatenate(
+            [
+                predicted - measured,
+                lam * (x[: len(names)] - x0[: len(names)]),
+                mu * (x[own] - x[centre]),
+            ]
+        )
 
     result = least_squares(residuals, x0, bounds=(lo, hi), x_scale=1.0, diff_step=1e-3)
-    return {
-        source: cal.with_source(f"per-engine fit, overheads of {source}")
-        for source, cal in calibrations(result.x).items()
+    cals = calibrations(result.x)
+    profiles = tuple(
+        replace(cals[e].profile(), description=ENGINE_NOTES.get(e, "")) for e in engines
+    )
+    return replace(
+        cals[default_engine],
+        engine=default_engine,
+        engines=profiles,
+        source=f"fitted to {len(points)} points (least squares on log step time)",
+    )
+
+
+def leave_one_source_out(
+    points: Sequence[CalibrationPoint],
+    prior: Calibration | None = None,
+    *,
+    free: Sequence[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """For each source: fit to every other source, then predict its points. A source whose
+    engine no other source measured is predicted with the fit's default engine profile,
+    exactly as the model would treat an engine it has never seen."""
+    out: dict[str, dict[str, Any]] = {}
+    for key in sorted({p.source_key for p in points}):
+        if progress is not None:
+            progress(key)
+        train = [p for p in points if p.source_key != key]
+        test = [p for p in points if p.source_key == key]
+        cal = fit(train, prior, free=free)
+        seen = {p.engine for p in train}
+        unseen = test[0].engine not in seen
+        rows = evaluate(test, cal, unseen=unseen)
+        out[key] = {
+            "engine": test[0].engine,
+            "evaluated_with": cal.engine if unseen else test[0].engine,
+            "engine_unseen": unseen,
+            **_stats(rows),
+        }
+    return out
+
+
+def calibration_document(
+    cal: Calibration,
+    points: Sequence[CalibrationPoint],
+    loso: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The JSON document stored as ``data/calibration.json`` for a fitted calibration, with
+    the errors of its stored (rounded) parameters on ``points`` and the leave-one-source-out
+    figures ``loso``."""
+
+    def rounded(values: dict[str, float]) -> dict[str, float]:
+        return {k: round(v, 4) for k, v in values.items()}
+
+    document: dict[str, Any] = {
+        "source": "",
+        "method": (
+            "scipy.optimize.least_squares on log(predicted/measured): efficiencies shared by "
+            "all engines, fixed costs and all-reduce latency per engine, pulled toward their "
+            "centre; runtime_overhead_gb and int4_dequant_factor are not fitted (no step-time "
+            "point constrains them)"
+        ),
+        "default_engine": cal.engine,
+        "params": rounded(cal.params()),
+        "engines": {
+            p.name: {
+                "description": p.description,
+                "split_kv": p.split_kv,
+                "params": rounded(p.params()),
+            }
+            for p in cal.engines
+        },
     }
+    from suanli.perf.calibration import calibration_from_dict
+
+    stored = calibration_from_dict(document)
+    summary = summarize(evaluate(points, stored))
+    sources = ", ".join(sorted(summary["by_source"]))
+    document["source"] = (
+        f"fitted by `suanli perf calibration --refit` to {summary['points']} points "
+        f"({sources}), engine-aware: median |error| {100 * summary['median_abs_error']:.1f}%, "
+        f"worst {100 * summary['max_abs_error']:.1f}%"
+    )
+    document["validation"] = {"summary": summary, "leave_one_source_out": loso or {}}
+    return document
+
+
+def stored_document() -> dict[str, Any]:
+    """The shipped ``data/calibration.json`` as a dict (for its validation figures)."""
+    text = resources.files("suanli.perf").joinpath("data", "calibration.json").read_text("utf-8")
+    raw: dict[str, Any] = json.loads(text)
+    return raw

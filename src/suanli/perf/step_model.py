@@ -13,6 +13,9 @@ roofline sharpness) blends the two sides near the ridge (p → ∞ is the plain 
     step = Σ_g time_g + allreduce + layers · layer_overhead + step_overhead
 
 and a prefill adds its own fixed and per-layer costs (no CUDA graph, request set-up).
+The fixed costs and the all-reduce latency belong to the serving engine (``engine``: one
+profile per engine in the calibration, default :data:`~suanli.perf.calibration.DEFAULT_ENGINE`);
+the efficiencies are shared by all engines.
 
 Groups: ``attn_proj`` (QKV and output projections), ``attention`` (over the KV cache),
 ``mlp`` (dense MLP layers), ``moe`` (routed + shared experts + router), ``lm_head``.
@@ -65,6 +68,7 @@ class DecodeEstimate:
     context: int = 0
     tp: int = 1
     precision: str = "bf16"
+    engine: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +89,7 @@ class PrefillEstimate:
     batch: int = 1
     tp: int = 1
     precision: str = "bf16"
+    engine: str = ""
 
 
 def expected_experts_touched(num_experts: int, experts_per_token: int, tokens: int) -> float:
@@ -239,12 +244,16 @@ def decode_step(
     tp: int = 1,
     precision: Precision = "bf16",
     calibration: Calibration | None = None,
+    engine: str | None = None,
 ) -> DecodeEstimate:
     """Time of one decode step: ``batch`` sequences each emit one token, each attending over
-    ``context`` cached tokens (plus its own)."""
+    ``context`` cached tokens (plus its own).
+
+    ``engine`` picks a serving engine's profile from the calibration (None: the calibration's
+    own, the default profile); an unknown engine raises :class:`~suanli.errors.NotFound`."""
     _check_counts(batch=batch, context=context)
     validate(model, gpu, tp=tp, precision=precision)
-    cal = calibration or default_calibration()
+    cal = (calibration or default_calibration()).for_engine(engine)
     r = _Roofline(gpu, precision, cal)
     _gemms(r, model, precision, batch, tp)
     kv_layer_bytes = model.kv_values_per_token_per_layer * 2.0 / kv_shards(model, tp)
@@ -285,6 +294,7 @@ def decode_step(
         context=context,
         tp=tp,
         precision=precision,
+        engine=cal.engine,
     )
 
 
@@ -297,12 +307,15 @@ def prefill(
     tp: int = 1,
     precision: Precision = "bf16",
     calibration: Calibration | None = None,
+    engine: str | None = None,
 ) -> PrefillEstimate:
     """Time to process ``batch`` prompts of ``prompt_tokens`` tokens in one forward pass
-    (causal attention: each token attends over the tokens before it)."""
+    (causal attention: each token attends over the tokens before it).
+
+    ``engine`` as for :func:`decode_step`."""
     _check_counts(prompt_tokens=prompt_tokens, batch=batch)
     validate(model, gpu, tp=tp, precision=precision)
-    cal = calibration or default_calibration()
+    cal = (calibration or default_calibration()).for_engine(engine)
     tokens = batch * prompt_tokens
     r = _Roofline(gpu, precision, cal)
     _gemms(r, model, precision, tokens, tp)
@@ -343,4 +356,5 @@ def prefill(
         batch=batch,
         tp=tp,
         precision=precision,
+        engine=cal.engine,
     )
