@@ -12,6 +12,6 @@ fi
 echo "ensure-browser: installing chromium and chromium-driver from Debian" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null 2>&1 || true
-apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
+apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei >/dev/null 2>&1 \
   || echo "ensure-browser: install failed; browser tests will skip" >&2
 exit 0

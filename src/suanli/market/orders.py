@@ -17,7 +17,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from functools import lru_cache
+from functools import cache, lru_cache
 from types import MappingProxyType
 
 from suanli.catalog import gpu as catalog_gpu
@@ -55,8 +55,9 @@ def cny(amount_fen: int) -> float:
     return amount_fen / FEN_PER_CNY
 
 
+@cache
 def _hub_names() -> dict[str, str]:
-    """Normalised name -> canonical hub key: site ids, hub names and roles."""
+    """Normalised name -> canonical hub key: site ids, hub names and roles (built once)."""
     names: dict[str, str] = {}
     for s in sites():
         names[normalise(s.id)] = s.id
