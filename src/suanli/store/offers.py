@@ -193,6 +193,11 @@ def update_offer(
     _check_owner(caller, offer)
     if offer.status != "open":
         raise Conflict(f"offer {offer_id} is {offer.status}", hint="list a new offer instead")
+    end_h = changes.get("end_h")
+    if end_h is not None and end_h <= offer.start_h:
+        raise InvalidRequest(
+            f"end_h must be after the offer's start_h ({offer.start_h})", field="end_h"
+        )
     values: dict[str, Any] = {}
     for name in ("price_cny_per_gpu_hour", "gpus_per_node", "fabric", "end_h", "interruptible"):
         if name in changes:

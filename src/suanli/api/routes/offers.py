@@ -105,7 +105,11 @@ def update_offer(
     caller: Caller = Depends(require_roles("seller", "operator")),
 ) -> dict[str, Any]:
     """Change price, count or terms; ``version`` must be the one you read (else 409)."""
-    changes = body.model_dump(exclude_unset=True, exclude={"version"})
+    changes = {
+        name: value
+        for name, value in body.model_dump(exclude_unset=True, exclude={"version"}).items()
+        if value is not None or name == "end_h"  # null means "leave as is", except end_h
+    }
     with db.write() as session:
         offer = repo.update_offer(session, caller, offer_id, body.version, changes)
         return dump(OfferOut, offer)
