@@ -39,6 +39,7 @@ POLICY_LABELS = {
     "suanli": "Suanli (joint placement + market)",
 }
 UNSERVED_PENALTY_CNY_PER_RPS = 1e4
+RATION_ROUNDS = (0.25, 0.5, 0.75, 1.0)
 
 
 def nearby_sites(world: World, city: int) -> IntArray:
@@ -89,20 +90,29 @@ def _nearest_cells(world: World, c: int, w: int, ask: FloatArray) -> list[tuple[
 def serve_nearest(
     world: World, need: FloatArray, free: IntArray, ask: FloatArray, cache: dict[object, object]
 ) -> IntArray:
-    """Nearest-site serving: trusted sites nearest first, at each the cheapest type per request."""
+    """Nearest-site serving: trusted sites nearest first, at each the cheapest type per request.
+
+    Buyers compete for the same nearby sites; when those run short, every buyer gets about
+    the same share of its need (they top up in rounds of a quarter of their need).
+    """
     n_c, n_w, n_s, n_g = world.shape
     replicas = np.zeros((n_c, n_w, n_s, n_g), dtype=np.int64)
     free = free.copy()
-    for flat in np.argsort(-need, axis=None, kind="stable"):
-        c, w = divmod(int(flat), n_w)
-        key = ("nearest", c, w)
-        if key not in cache:
-            cache[key] = _nearest_cells(world, c, w, ask)
-        left = float(need[c, w])
-        for s, g in cache[key]:  # type: ignore[attr-defined]
-            if left <= 0:
-                break
-            left = _take(replicas, free, c, w, s, g, left, world)
+    served = np.zeros((n_c, n_w))
+    order = np.argsort(-need, axis=None, kind="stable")
+    for share in RATION_ROUNDS:
+        for flat in order:
+            c, w = divmod(int(flat), n_w)
+            key = ("nearest", c, w)
+            if key not in cache:
+                cache[key] = _nearest_cells(world, c, w, ask)
+            target = float(need[c, w]) * share
+            left = target - served[c, w]
+            for s, g in cache[key]:  # type: ignore[attr-defined]
+                if left <= 0:
+                    break
+                left = _take(replicas, free, c, w, s, g, left, world)
+            served[c, w] = target - left
     return replicas
 
 
