@@ -291,18 +291,20 @@ def _choose_alternatives(
     multi = np.flatnonzero(n_alts > 1)
     if len(multi) == 0:
         return chosen
+    a_max = int(n_alts.max())
+    flow_alt = np.bincount(cq_c * a_max + cq_alt, weights=f_cq, minlength=n_c * a_max)
+    flow_alt = flow_alt.reshape(n_c, a_max)
+    edges = np.cumsum(flow_alt, axis=1)
+    # position of each demand within its class, in GPUs of its smallest alternative
     order = multi[np.argsort(dclass[multi], kind="stable")]
-    bounds = np.searchsorted(dclass[order], np.arange(n_c + 1))
-    for c in np.unique(dclass[multi]):
-        members = order[bounds[c] : bounds[c + 1]]
-        sel = cq_c == c
-        n_alt = int(n_alts[members[0]])
-        flow_alt = np.bincount(cq_alt[sel], weights=f_cq[sel], minlength=n_alt)
-        edges = np.cumsum(flow_alt)
-        start = np.cumsum(gmin[members]) - gmin[members]
-        local = np.searchsorted(edges, start, side="right")
-        local[local >= n_alt] = int(np.argmax(flow_alt))
-        chosen[members] = alt_start[members] + local
+    cls = dclass[order]
+    run_end = np.cumsum(gmin[order])
+    class_first = np.searchsorted(cls, cls)  # index of the class's first member in order
+    start = run_end - gmin[order] - (run_end[class_first] - gmin[order][class_first])
+    local = np.sum(edges[cls] <= start[:, None], axis=1)
+    fallback = np.argmax(flow_alt[cls], axis=1)
+    local = np.where(local >= n_alts[order], fallback, local)
+    chosen[order] = alt_start[order] + local
     return chosen
 
 
