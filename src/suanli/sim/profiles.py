@@ -87,24 +87,18 @@ def build_profile(workload: Workload, gpu_name: str, trace: Trace) -> ServicePro
 def build_profiles(
     workloads: Sequence[Workload], gpu_names: Sequence[str]
 ) -> list[dict[str, ServiceProfile]]:
-    """For each workload, GPU name -> profile (GPU types that cannot meet the SLOs left out)."""
+    """For each workload, GPU name -> profile (GPU types that cannot meet the SLOs left out).
+
+    Profiles a workload gives explicitly win; the other GPU types are sized by the model.
+    """
     out: list[dict[str, ServiceProfile]] = []
     for w in workloads:
         trace = builtin_trace(w.trace)
         profiles: dict[str, ServiceProfile] = {}
         for g in gpu_names:
-            if g in w.profiles:
-                profiles[g] = w.profiles[g]
-                continue
-            if not _needs_perf(w, gpu_names):
-                continue
             p = build_profile(w, g, trace)
             if p is not None:
                 profiles[g] = p
         out.append(profiles)
     return out
 
-
-def _needs_perf(w: Workload, gpu_names: Sequence[str]) -> bool:
-    """A workload that gives profiles explicitly is not sized by the performance model."""
-    return not w.profiles
