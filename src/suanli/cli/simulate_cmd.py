@@ -134,7 +134,7 @@ def print_summary(result: SimResult) -> None:
             )
     console.print(
         table(
-            "SLOs (p95 over all cities; None = timed out)",
+            "SLOs (p95 over all cities; - : the p95 request timed out)",
             ["workload", "policy", "TTFT p95 ms", "target", "TPOT p95 ms", "target", "met"],
             slo_rows,
         )
