@@ -8,6 +8,11 @@ mean follows a diurnal cycle (China runs on one time zone),
 
 normalised so a day holds the workload's ``requests_per_day``; each request's prompt and
 output lengths are drawn from the workload's real trace (Azure LLM inference 2023).
+
+Arrival counts are Poisson rather than the trace's own minute-by-minute pattern on purpose:
+one city's traffic is the sum of many independent users (each simulated request stands for
+``request_scale`` real ones), and such a sum is far smoother than one deployment's trace
+(the code trace's busiest minute carries 4x its mean rate).
 """
 
 from __future__ import annotations
