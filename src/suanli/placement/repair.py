@@ -62,8 +62,8 @@ def repair(
     p: Problem,
     rows: Rows,
     *,
-    max_demands: int = 80,
-    cheapest: int = 4,
+    max_demands: int = 150,
+    cheapest: int = 8,
     node_limit: int = 100,
     time_limit_s: float = 10.0,
 ) -> Rows:
