@@ -76,6 +76,9 @@ def test_stored_validation_matches_the_points_and_covers_every_source() -> None:
         # Each source is its engine's only source: an unseen engine, default profile.
         assert part["engine_unseen"] and part["evaluated_with"] == "vllm"
         assert 0 < part["median_abs_error"] <= part["max_abs_error"]
+    folds = validation["cross_validation"]
+    assert folds["folds"] == 5 and folds["points"] == len(points)
+    assert folds["median_abs_error"] <= folds["max_abs_error"]
 
 
 def test_fit_recovers_known_parameters() -> None:
@@ -202,6 +205,8 @@ def test_leave_one_source_out_uses_the_default_profile_for_unseen_engines() -> N
     assert loso["nim-1.8-h100"]["engine_unseen"]
     assert loso["trt-twin"]["evaluated_with"] == "tensorrt-llm"
     assert not loso["trt-twin"]["engine_unseen"]
+    folds = fitting.k_fold(points, folds=2, free=FEW)
+    assert folds["points"] == len(points) and set(folds["by_source"]) < set(loso)
     unseen = fitting.evaluate(points[:3], default_calibration(), unseen=True)
     assert all(r.profile == "vllm" for r in unseen)
 

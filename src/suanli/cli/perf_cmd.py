@@ -117,7 +117,7 @@ def calibration_cmd(
         bool,
         typer.Option(
             "--refit",
-            help="Fit the parameters again (and the leave-one-source-out check; about a minute).",
+            help="Fit again, with the leave-one-source-out and 5-fold checks (about a minute).",
         ),
     ] = False,
     save: Annotated[
@@ -144,7 +144,8 @@ def calibration_cmd(
         loso = fit.leave_one_source_out(
             points, progress=lambda key: err_console.print(f"fitting without {key} ...")
         )
-        document = fit.calibration_document(cal, points, loso)
+        folds = fit.k_fold(points, progress=lambda step: err_console.print(f"{step} ..."))
+        document = fit.calibration_document(cal, points, loso, folds)
         from suanli.perf.calibration import calibration_from_dict
 
         cal = calibration_from_dict(document)
@@ -152,6 +153,7 @@ def calibration_cmd(
         document = fit.stored_document()
         cal = fit.default_calibration()
         loso = document.get("validation", {}).get("leave_one_source_out", {})
+        folds = document.get("validation", {}).get("cross_validation", {})
     rows = fit.evaluate(points, cal)
     summary = fit.summarize(rows)
     if save is not None:
@@ -174,15 +176,20 @@ def calibration_cmd(
                 },
                 "summary": summary,
                 "leave_one_source_out": loso,
+                "cross_validation": folds,
                 "points": [_jsonable(r) for r in rows],
             }
         )
         return
-    _print_calibration(cal, rows, summary, loso)
+    _print_calibration(cal, rows, summary, loso, folds)
 
 
 def _print_calibration(
-    cal: Any, rows: list[Any], summary: dict[str, Any], loso: dict[str, Any]
+    cal: Any,
+    rows: list[Any],
+    summary: dict[str, Any],
+    loso: dict[str, Any],
+    folds: dict[str, Any],
 ) -> None:
     console.print(
         table(
@@ -226,6 +233,12 @@ def _print_calibration(
         f"worst {100 * summary['max_abs_error']:.1f}%, "
         f"mean error {100 * summary['mean_error']:+.1f}%"
     )
+    if folds:
+        console.print(
+            f"{folds['folds']}-fold cross-validation (engines seen, points held out): "
+            f"median |error| {100 * folds['median_abs_error']:.1f}%, "
+            f"worst {100 * folds['max_abs_error']:.1f}%"
+        )
 
     def pct(value: float) -> str:
         return f"{100 * value:.1f}"
