@@ -47,3 +47,10 @@ def test_latency_model_with_catalog_sites() -> None:
     assert plan.assignments["s"][0].offer_id == "near"
     loose = ServeDemand("s", (ServeOption("H100", 1, 2, regions, {"shanghai": 60.0}),))
     assert place([loose], offers, LatencyModel()).assignments["s"][0].offer_id == "far"
+
+
+@pytest.mark.parametrize("method", ["milp", "fast"])
+def test_empty_inputs_and_no_offers(method: str) -> None:
+    assert place([], [], method=method).placed_count == 0  # type: ignore[arg-type]
+    plan = place([GangDemand("g", 8, ("H100",))], [], method=method)  # type: ignore[arg-type]
+    assert plan.unplaced["g"].startswith("capacity")

@@ -74,6 +74,9 @@ def solve_milp(
 ) -> Solution:
     """Solve the placement MILP (formulation in the module docstring)."""
     p = problem
+    if p.n_demands == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return Solution(empty, empty, empty, empty, "milp", "optimal", 0.0)
     pg, po = pairs(p)
     n_x, n_a, n_d, n_o = len(pg), len(p.alt_demand), p.n_demands, p.n_offers
     n_g = len(p.group_k)
