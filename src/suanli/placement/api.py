@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Literal
 
 from suanli.errors import InvalidRequest
@@ -14,8 +15,8 @@ from suanli.placement.result import Placement, Solution
 
 Method = Literal["auto", "milp", "fast"]
 # Above this many acceptable (group, offer) pairs "auto" uses the fast solver.
-AUTO_MILP_MAX_PAIRS = 20_000
-AUTO_MILP_MAX_DEMANDS = 500
+AUTO_MILP_MAX_PAIRS = 5_000
+AUTO_MILP_MAX_DEMANDS = 200
 
 
 def solve(problem: Problem, method: Method = "auto", *, time_limit_s: float = 30.0) -> Solution:
@@ -25,12 +26,14 @@ def solve(problem: Problem, method: Method = "auto", *, time_limit_s: float = 30
             f"unknown method {method!r}", field="method", hint="Use auto, milp or fast."
         )
     if method == "auto":
-        method = "fast"
-        if problem.n_demands <= AUTO_MILP_MAX_DEMANDS:
-            from suanli.placement.milp import pairs
+        from suanli.placement.milp import pairs
 
-            if len(pairs(problem)[0]) <= AUTO_MILP_MAX_PAIRS:
-                method = "milp"
+        if (
+            problem.n_demands <= AUTO_MILP_MAX_DEMANDS
+            and len(pairs(problem)[0]) <= AUTO_MILP_MAX_PAIRS
+        ):
+            return _exact_or_fast(problem, time_limit_s)
+        method = "fast"
     if method == "milp":
         from suanli.placement.milp import solve_milp
 
@@ -38,6 +41,24 @@ def solve(problem: Problem, method: Method = "auto", *, time_limit_s: float = 30
     from suanli.placement.fast import solve_fast
 
     return solve_fast(problem)
+
+
+def _exact_or_fast(problem: Problem, time_limit_s: float) -> Solution:
+    """The MILP; if its time limit stops it, the better of its incumbent and the fast plan."""
+    from suanli.errors import Unavailable
+    from suanli.placement.fast import solve_fast
+    from suanli.placement.milp import solve_milp
+
+    try:
+        exact = solve_milp(problem, time_limit_s=time_limit_s)
+    except Unavailable:
+        return solve_fast(problem)
+    if exact.status == "optimal":
+        return exact
+    fast = solve_fast(problem)
+    better = min((exact, fast), key=lambda s: Placement(problem, s).objective_value)
+    bounds = [b for b in (exact.lower_bound, fast.lower_bound) if b is not None]
+    return replace(better, lower_bound=max(bounds) if bounds else None)
 
 
 def place(
@@ -56,8 +77,10 @@ def place(
     cost; ``"placed"`` maximises the number of demands placed, then cost. ``power_weight``
     adds that multiple of each offer's power cost (GPU TDP x site PUE x site power price) to
     its price in the objective (a carbon or power-price weight); reported costs stay at the
-    listed prices. ``method="auto"`` proves optimality with the MILP on small instances and
-    uses the fast flow-based solver at scale. Pure and deterministic.
+    listed prices. ``method="auto"`` proves optimality with the MILP on small instances (up to
+    200 demands and 5,000 acceptable unit-offer pairs; if ``time_limit_s`` stops it, the
+    better of its incumbent and the fast plan) and uses the fast flow-based solver beyond.
+    Deterministic except where a MILP time limit binds.
     """
     problem = build_problem(
         demands, offers, latency, objective=objective, power_weight=power_weight
