@@ -88,6 +88,7 @@ def simulate_policy(
     last_serve = np.zeros((n_s, n_g), dtype=np.int64)
 
     cache: dict[object, object] = {}
+    peak_need = (rate.sum(axis=1) * (1.0 + sc.headroom)).max(axis=0)
 
     def targets(city: int, usable: str, max_price: float) -> IntArray:
         key = (city, usable, max_price)
@@ -129,7 +130,7 @@ def simulate_policy(
         # 2. Serving for this hour's demand (with headroom).
         need = rate[t] * (1.0 + sc.headroom)
         free_for_serving = inv - base - held_train
-        replicas = serve(policy, world, need, free_for_serving, ask, cache)
+        replicas = serve(policy, world, need, free_for_serving, ask, cache, peak_need=peak_need)
         all_replicas[t] = replicas
         serving = np.einsum("cwsg,wg->sg", replicas, world.gpus_per_replica)
         # 3. Batch jobs, earliest deadline first; a job keeps its cell while it has room.

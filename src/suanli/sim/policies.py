@@ -4,8 +4,8 @@
   buyers' comfort RTT, or the single nearest); batch and training jobs to the nearest site
   with room; prices are the sellers' posted asks.
 * ``cheapest-type``: each workload picks the one GPU type with the lowest cost per request
-  at reference prices and rents it at the nearest sites that hold it within the latency
-  budget; posted asks.
+  at reference prices (among types with enough capacity for its peak) and rents it at the
+  nearest sites that hold it within the latency budget; posted asks.
 * ``suanli``: joint placement of all serving demand over every (site, GPU type) that meets
   each city's latency budget, at least cost (below); batch and training on the cheapest
   capacity anywhere, batch on interruptible leases; the market clears a uniform price per
@@ -116,18 +116,35 @@ def serve_nearest(
     return replicas
 
 
+def serving_types(world: World, peak_need: FloatArray) -> IntArray:
+    """The one GPU type each workload uses under ``cheapest-type``: the cheapest per request
+    at reference prices among the types whose market capacity (inventory less existing
+    tenants, all sites) covers the workload's peak need; if none does, the cheapest (-1:
+    no type can serve the workload)."""
+    n_w = len(world.profiles)
+    capacity_gpus = (world.inventory - world.base).sum(axis=0)
+    chosen = np.full(n_w, -1, dtype=np.int64)
+    for w in range(n_w):
+        usable = world.gpus_per_replica[w] > 0
+        cost = world.reference_price * world.gpus_per_replica[w] / np.maximum(world.rps[w], 1e-12)
+        gpus_needed = peak_need[w] / np.maximum(world.rps[w], 1e-12) * world.gpus_per_replica[w]
+        enough = usable & (capacity_gpus >= gpus_needed)
+        g = cheapest_type(world, cost, enough)
+        chosen[w] = g if g >= 0 else cheapest_type(world, cost, usable)
+    return chosen
+
+
 def serve_cheapest_type(
-    world: World, need: FloatArray, free: IntArray, ask: FloatArray
+    world: World, need: FloatArray, free: IntArray, types: IntArray
 ) -> IntArray:
-    """One GPU type per workload (cheapest per request at reference prices), nearest sites first
-    among those within the latency budget."""
+    """One GPU type per workload (``types``), nearest sites first among those within the
+    latency budget."""
     n_c, n_w, n_s, n_g = world.shape
     replicas = np.zeros((n_c, n_w, n_s, n_g), dtype=np.int64)
     free = free.copy()
     for flat in np.argsort(-need, axis=None, kind="stable"):
         c, w = divmod(int(flat), n_w)
-        cost = world.reference_price * world.gpus_per_replica[w] / np.maximum(world.rps[w], 1e-12)
-        g = cheapest_type(world, cost, world.gpus_per_replica[w] > 0)
+        g = int(types[w])
         if g < 0:
             continue
         left = float(need[c, w])
@@ -215,15 +232,20 @@ def serve(
     free: IntArray,
     ask: FloatArray,
     cache: dict[object, object] | None = None,
+    *,
+    peak_need: FloatArray | None = None,
 ) -> IntArray:
     """Replicas ``[c, w, s, g]`` the policy rents this period for serving demand ``need``.
 
     ``cache`` may hold look-ups that depend only on the asks; clear it when asks move.
+    ``peak_need`` (requests/s per workload over the run) lets ``cheapest-type`` pick a type
+    with enough capacity; without it the hour's need stands in.
     """
     if policy == "nearest":
         return serve_nearest(world, need, free, ask, {} if cache is None else cache)
     if policy == "cheapest-type":
-        return serve_cheapest_type(world, need, free, ask)
+        peak = need.sum(axis=0) if peak_need is None else peak_need
+        return serve_cheapest_type(world, need, free, serving_types(world, peak))
     return serve_suanli(world, need, free, ask)
 
 

@@ -101,4 +101,3 @@ def build_profiles(
                 profiles[g] = p
         out.append(profiles)
     return out
-
