@@ -109,3 +109,26 @@ def test_demands_from_sizing_budget_is_target_minus_ttft() -> None:
     opt = demand.options[0]
     assert opt.rtt_budget_ms == {"shanghai": 300.0}
     assert (opt.gpu, opt.gpus_per_replica, opt.replicas) == ("H100-SXM", 2, 3)
+
+
+def test_gang_rules_node_size_fabric_window_and_interruptible() -> None:
+    offers = [
+        Offer("pcie", "west", "H100", 64, 8, 1.0, fabric="pcie-eth"),  # no RDMA between nodes
+        Offer("later", "west", "H100", 64, 8, 2.0, start_h=5.0),  # not available from 0 h
+        Offer("spot", "west", "H100", 64, 8, 3.0, interruptible=True),
+        Offer("ib", "east", "H100", 64, 8, 9.0),
+    ]
+    plan = place([GangDemand("g", 12, ("H100",), hours=2.0)], offers, RTT)
+    (a,) = plan.assignments["g"]
+    assert a.offer_id == "ib" and a.gpus == 16  # 12 GPUs take two whole 8-GPU nodes
+    assert a.cost_cny_per_hour == 16 * 9.0
+    reasons = {r.offer_id: r.reason for r in plan.explanations["g"].rejected}
+    assert reasons == {"pcie": "fabric", "later": "window", "spot": "interruptible"}
+    small = place([GangDemand("s", 4, ("H100",))], offers, RTT)
+    assert small.assignments["s"][0].offer_id == "pcie"  # one node: PCIe is fine
+    weak = place(
+        [GangDemand("w", 8, ("L40S", "H100"), min_interconnect_gb_s=400.0)],
+        [Offer("l40s", "west", "L40S", 8, 8, 1.0, fabric="pcie-eth"), *offers],
+        RTT,
+    )
+    assert weak.assignments["w"][0].gpu == "H100-SXM"
