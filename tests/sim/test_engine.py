@@ -103,3 +103,21 @@ def test_unknown_policy_and_bad_days_are_rejected(small: Scenario) -> None:
         simulate(small, days=1, policies=["fastest"])
     with pytest.raises(InvalidRequest, match="days"):
         simulate(small, days=0)
+
+
+def test_cheapest_type_skips_a_type_too_scarce_for_the_peak(small: Scenario) -> None:
+    from dataclasses import replace
+
+    from suanli.sim.policies import serving_types
+
+    world = build_world(small)
+    h100 = world.gpu_types.index("H100-SXM")
+    a800 = world.gpu_types.index("A800-SXM-80GB")
+    # At reference prices the H100 is the cheapest per request for this workload.
+    assert serving_types(world, np.array([30.0]))[0] == h100
+    inventory = world.inventory.copy()
+    inventory[:, h100] = 0
+    inventory[0, h100] = 2  # 2 GPUs, 4 requests/s: far short of 30
+    scarce = replace(world, inventory=inventory, base=np.zeros_like(inventory))
+    assert serving_types(scarce, np.array([30.0]))[0] == a800
+    assert serving_types(scarce, np.array([1.0]))[0] == h100
