@@ -394,10 +394,12 @@ def _round_layers(
         sink = node_o + n_o
         big = int(p.penalty_per_gpu * k * SCALE) + 1
         n_qn, n_no = len(qn), len(no)
+        qa = np.flatnonzero(quota > 0)  # quota arcs only where the LP planned flow
+        n_qa = len(qa)
         tails = np.concatenate(
             [
                 net.qn_q[qn],
-                node_n + net.no_n[no],
+                node_n + net.no_n[no[qa]],
                 node_n + net.no_n[no],
                 node_o + np.arange(n_o),
                 layer_q,
@@ -406,19 +408,19 @@ def _round_layers(
         heads = np.concatenate(
             [
                 node_n + net.qn_n[qn],
-                node_o + a_o,
+                node_o + a_o[qa],
                 node_o + a_o,
                 np.full(n_o, sink),
                 np.full(len(layer_q), sink),
             ]
         )
         caps = np.concatenate(
-            [np.full(n_qn, total), quota, np.full(n_no, total), cap_o, units_q[layer_q]]
+            [np.full(n_qn, total), quota[qa], np.full(n_no, total), cap_o, units_q[layer_q]]
         )
         costs = np.concatenate(
             [
                 np.zeros(n_qn, np.int64),
-                unit_cost,
+                unit_cost[qa],
                 unit_cost + np.rint(unit_cost * OVERFLOW_EXTRA).astype(np.int64) + 1,
                 np.zeros(n_o, np.int64),
                 np.full(len(layer_q), big, np.int64),
@@ -429,7 +431,8 @@ def _round_layers(
         supply[sink] = -total
         flows = _min_cost_flow(sink + 1, tails, heads, caps, costs, supply)
         f_qn = flows[:n_qn]
-        f_no = flows[n_qn : n_qn + n_no] + flows[n_qn + n_no : n_qn + 2 * n_no]
+        f_no = flows[n_qn + n_qa : n_qn + n_qa + n_no].copy()
+        f_no[qa] += flows[n_qn : n_qn + n_qa]
         f_unmet = flows[-len(layer_q) :]
         np.subtract.at(free, a_o, f_no * a_fp)
         # decode 1: within each n node, incoming (q) flow against outgoing (offer) flow
