@@ -1,6 +1,7 @@
 """The race: 64 buyers at once, each reserving 8 GPUs of one 100-GPU offer, against a real
 ``suanli serve`` with 2 worker processes on loopback. Exactly 12 win, 4 GPUs stay free,
-nothing is oversold."""
+nothing is oversold. Then one order retried 16 times at once under one Idempotency-Key
+creates exactly one order."""
 
 from __future__ import annotations
 
@@ -61,15 +62,39 @@ def test_64_buyers_racing_for_one_offer_never_oversell(db_url: str) -> None:
             f"/offers/{offer_id}",
             headers={"Authorization": f"Bearer {buyers[0].secret}"},
         ).json()
+        # The same order retried 16 times at once with one Idempotency-Key: one order.
+        retries: list[httpx.Response] = []
+        again = threading.Barrier(16)
+
+        def retry() -> None:
+            again.wait(timeout=30)
+            response = client.post(
+                "/orders",
+                json={"items": [{"offer_id": offer_id, "gpus": 1}]},
+                headers={
+                    "Authorization": f"Bearer {buyers[1].secret}",
+                    "Idempotency-Key": "one-order-please",
+                },
+            )
+            with lock:
+                retries.append(response)
+
+        twins = [threading.Thread(target=retry, daemon=True) for _ in range(16)]
+        for t in twins:
+            t.start()
+        for t in twins:
+            t.join(timeout=60)
 
     assert sorted(set(statuses)) == [201, 409], statuses
     assert statuses.count(201) == 12
     assert statuses.count(409) == BUYERS - 12
     assert probe["available"] == 4
+    assert [r.status_code for r in retries] == [201] * 16
+    assert len({r.json()["id"] for r in retries}) == 1
     with db.read() as session:
         row = session.get(Offer, offer_id)
-        assert row is not None and (row.count, row.available) == (100, 4)
+        assert row is not None and (row.count, row.available) == (100, 3)
         leased = session.scalar(select(func.sum(Lease.gpus)).where(Lease.offer_id == offer_id))
-        assert leased == 96
-        assert session.scalar(select(func.count()).select_from(Order)) == 12
+        assert leased == 97
+        assert session.scalar(select(func.count()).select_from(Order)) == 13
     db.dispose()

@@ -6,8 +6,9 @@ id, Idempotency-Key), together with a fingerprint of the method, path and valida
 * same key, same request -> the stored status and body (header ``Idempotent-Replayed``);
 * same key, different request -> 422 (the key was reused for something else);
 * two identical requests at once -> on SQLite the second waits for the write lock and then
-  finds the record; on PostgreSQL the unique index makes the second transaction fail, it
-  rolls back (with whatever it created) and replays the first one's response.
+  finds the record (the look-up runs inside the write transaction); on PostgreSQL the
+  unique index makes the second transaction fail, it rolls back (with whatever it created)
+  and replays the first one's response.
 
 Failed requests store nothing, so a retry after a 409 tries again.
 """
@@ -17,18 +18,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from suanli.errors import InvalidRequest
 from suanli.store.db import Database
 from suanli.store.keys import Caller
-from suanli.store.models import IdempotencyRecord
+from suanli.store.models import IdempotencyRecord, utcnow
 
 Action = Callable[[Session], tuple[int, dict[str, Any]]]
 HEADER = "idempotency-key"
@@ -41,7 +42,14 @@ def fingerprint(request: Request, body: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _replay(record: IdempotencyRecord, digest: str) -> JSONResponse:
+_RECORDS = cast(Table, IdempotencyRecord.__table__)
+_FIND = select(_RECORDS.c.fingerprint, _RECORDS.c.status_code, _RECORDS.c.body).where(
+    _RECORDS.c.key_id == bindparam("key_id"), _RECORDS.c.idem_key == bindparam("key")
+)
+_INSERT = insert(_RECORDS)
+
+
+def _replay(record: Any, digest: str) -> JSONResponse:
     if record.fingerprint != digest:
         raise InvalidRequest(
             "this Idempotency-Key was already used for a different request",
@@ -53,12 +61,8 @@ def _replay(record: IdempotencyRecord, digest: str) -> JSONResponse:
     )
 
 
-def _find(session: Session, key_id: str, key: str) -> IdempotencyRecord | None:
-    return session.scalars(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.key_id == key_id, IdempotencyRecord.idem_key == key
-        )
-    ).first()
+def _find(session: Session, key_id: str, key: str) -> Any:
+    return session.connection().execute(_FIND, {"key_id": key_id, "key": key}).first()
 
 
 def run_post(
@@ -74,27 +78,24 @@ def run_post(
     if not key or len(key) > 200:
         raise InvalidRequest("Idempotency-Key must be 1-200 characters", field="Idempotency-Key")
     digest = fingerprint(request, body)
-    with db.read() as session:
-        found = _find(session, caller.key_id, key)
-        if found is not None:
-            return _replay(found, digest)
     try:
         with db.write() as session:
-            found = _find(session, caller.key_id, key)  # a racing twin may have committed
+            found = _find(session, caller.key_id, key)
             if found is not None:
                 return _replay(found, digest)
             status, payload = action(session)
-            session.add(
-                IdempotencyRecord(
-                    key_id=caller.key_id,
-                    idem_key=key,
-                    fingerprint=digest,
-                    status_code=status,
-                    body=payload,
-                )
+            session.connection().execute(
+                _INSERT,
+                {
+                    "key_id": caller.key_id,
+                    "idem_key": key,
+                    "fingerprint": digest,
+                    "status_code": status,
+                    "body": payload,
+                    "created_at": utcnow(),
+                },
             )
-            session.flush()
-    except IntegrityError:
+    except IntegrityError:  # PostgreSQL: a twin with the same key committed first
         with db.read() as session:
             found = _find(session, caller.key_id, key)
         if found is None:

@@ -88,3 +88,34 @@ def bench_sizing(
     from suanli.perf.sizing_bench import run
 
     print_json(run(model=model, rate_per_s=rate, repeats=repeats))
+
+
+@bench_app.command("api")
+def bench_api(
+    database_url: str | None = typer.Option(
+        None,
+        "--database-url",
+        help="PostgreSQL to bench as well (default: $SUANLI_TEST_DATABASE_URL); SQLite always",
+    ),
+    seconds: float = typer.Option(5.0, "--seconds", min=0.5, max=600, help="per phase"),
+    concurrency: int = typer.Option(16, "--concurrency", min=1, max=512, help="connections"),
+    workers: int = typer.Option(1, "--workers", min=1, max=64, help="server worker processes"),
+    as_json: bool = typer.Option(True, "--json/--no-json", help="print one JSON document"),
+) -> None:
+    """Start the exchange on loopback and drive offer and order writes at it from a separate
+    process: writes/s, p50/p99 latency and server CPU per request, per backend."""
+    import os
+
+    from suanli.api.bench import run_api_bench
+    from suanli.cli.common import err_console, print_json
+
+    postgres = database_url or os.environ.get("SUANLI_TEST_DATABASE_URL") or None
+    err_console.print(
+        f"bench api: sqlite{' + postgresql' if postgres else ''}, {workers} worker(s), "
+        f"{concurrency} connections, {seconds:g} s per phase"
+    )
+    print_json(
+        run_api_bench(
+            postgres_url=postgres, seconds=seconds, concurrency=concurrency, workers=workers
+        )
+    )

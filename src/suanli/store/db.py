@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +32,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from suanli.errors import InvalidRequest
+
+fcntl: types.ModuleType | None
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite's own busy handler is the only queue
+    fcntl = None
 
 ENV_URL = "SUANLI_DATABASE_URL"
 _IMMEDIATE = "suanli_sqlite_immediate"
@@ -104,6 +111,13 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+def _sqlite_lock_path(url: str) -> str | None:
+    database = make_url(url).database or ""
+    if database in ("", ":memory:"):
+        return None
+    return str(Path(database).expanduser()) + ".writelock"
+
+
 def make_engine(url: str) -> Engine:
     """An engine tuned for the backend (see the module docstring)."""
     if url.startswith("sqlite"):
@@ -128,6 +142,11 @@ class Database:
         # keeps them out of SQLite's sleep-and-retry busy handler (other processes still
         # meet it, bounded by busy_timeout).
         self._write_lock = threading.Lock() if self.is_sqlite else None
+        # Across processes (uvicorn workers) an flock on a file beside the database queues
+        # writers in the kernel instead of SQLite's sleep-and-retry busy handler, whose
+        # back-off sleeps (up to 100 ms) would otherwise dominate tail latency.
+        self._lock_path = _sqlite_lock_path(url) if self.is_sqlite else None
+        self._lock_fd: int | None = None
 
     @classmethod
     def connect(cls, url: str | None = None, *, migrate: bool = True) -> Database:
@@ -157,20 +176,39 @@ class Database:
         Do not open a write session inside another one in the same thread.
         """
         lock = self._write_lock
+        fd = None
         if lock is not None:
             lock.acquire()
-        session = self._write()
+            fd = self._file_lock()
         try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+            if fd is not None and fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            session = self._write()
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
         finally:
-            session.close()
+            if fd is not None and fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
             if lock is not None:
                 lock.release()
 
+    def _file_lock(self) -> int | None:
+        """This process's descriptor of the writers' lock file (opened on first use)."""
+        if self._lock_path is None or fcntl is None:
+            return None
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._lock_fd
+
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and the writers' lock file)."""
         self.engine.dispose()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None

@@ -1,0 +1,232 @@
+"""``suanli bench api``: write throughput and latency of a real server on loopback.
+
+For each backend (an SQLite file in a temporary folder; PostgreSQL when a URL is given, in
+a throw-away schema) it starts ``suanli serve`` in a child process, then drives it from a
+separate load-generator process (:mod:`suanli.api.loadgen`, closed loop, keep-alive
+connections) through three phases: offer writes (``POST /offers``), order writes
+(``POST /orders``, 1 GPU each from one large offer, so every order contends for the same
+row) and order writes with a fresh ``Idempotency-Key`` each. It reports writes per second,
+p50/p99 latency, the server's CPU time per request (Linux ``/proc``; less sensitive than
+wall-clock figures to other load on a shared machine), and checks that the GPUs reserved
+equal the GPUs the successful orders asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, func, select, text
+
+from suanli.api.server import ServerProcess
+from suanli.store import Database, create_key
+from suanli.store.db import resolve_database_url
+from suanli.store.models import Offer, Order
+from suanli.store.offers import insert_offer
+
+TARGET_WRITES_PER_S = 1500.0
+TARGET_P99_MS = 50.0
+BIG_OFFER_GPUS = 2_000_000_000
+
+
+def _group_cpu_s(pgid: int) -> float | None:
+    """User+system CPU seconds of every live process in a process group (Linux only)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _phase(
+    server: ServerProcess, name: str, path: str, key: str, body: dict[str, Any], *,
+    seconds: float, concurrency: int, idempotent: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    command = [
+        sys.executable, "-m", "suanli.api.loadgen", "--url", server.url, "--path", path,
+        "--key", key, "--body", json.dumps(body), "--seconds", str(seconds),
+        "--warmup-s", "1", "--concurrency", str(concurrency),
+    ]  # fmt: skip
+    if idempotent:
+        command.append("--idempotent")
+    assert server.process is not None
+    pgid = server.process.pid
+    cpu_before = _group_cpu_s(pgid)
+    out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
+    cpu_after = _group_cpu_s(pgid)
+    if out.returncode != 0:
+        raise RuntimeError(f"load generator failed: {out.stderr[-1000:]}")
+    result: dict[str, Any] = {"phase": name, **json.loads(out.stdout)}
+    if cpu_before is not None and cpu_after is not None and result["requests"]:
+        # CPU over warm-up plus measurement, per request of the measured window (approx.).
+        total = result["requests"] * (seconds + 1.0) / seconds
+        result["server_cpu_ms_per_request"] = round((cpu_after - cpu_before) / total * 1000, 3)
+    return result
+
+
+def _run_backend(
+    backend: str, url: str, *, seconds: float, concurrency: int, workers: int
+) -> dict[str, Any]:
+    db = Database.connect(url)
+    with db.write() as session:
+        seller = create_key(session, role="seller", name="bench-seller")
+        buyer = create_key(session, role="buyer", name="bench-buyer")
+        big = insert_offer(
+            session,
+            seller.tenant,
+            {
+                "site": "zhongwei",
+                "gpu": "H100",
+                "count": BIG_OFFER_GPUS,
+                "price_cny_per_gpu_hour": 10.0,
+            },
+        )
+    offer_body = {"site": "guian", "gpu": "H20", "count": 8, "price_cny_per_gpu_hour": 6.0}
+    order_body = {"items": [{"offer_id": big["id"], "gpus": 1}]}
+    phases = []
+    with ServerProcess(url, workers=workers) as server:
+        phases.append(
+            _phase(
+                server,
+                "offer_writes",
+                "/offers",
+                seller.secret,
+                offer_body,
+                seconds=seconds,
+                concurrency=concurrency,
+            )
+        )
+        phases.append(
+            _phase(
+                server,
+                "order_writes",
+                "/orders",
+                buyer.secret,
+                order_body,
+                seconds=seconds,
+                concurrency=concurrency,
+            )
+        )
+        phases.append(
+            _phase(
+                server,
+                "order_writes_idempotent",
+                "/orders",
+                buyer.secret,
+                order_body,
+                seconds=seconds,
+                concurrency=concurrency,
+                idempotent=True,
+            )
+        )
+    with db.read() as session:
+        offer = session.get(Offer, big["id"])
+        ordered = session.scalar(select(func.coalesce(func.sum(Order.gpus), 0))) or 0
+        reserved = BIG_OFFER_GPUS - (offer.available if offer else 0)
+    db.dispose()
+    for phase in phases:
+        phase["backend"] = backend
+        phase["workers"] = workers
+    return {
+        "backend": backend,
+        "workers": workers,
+        "phases": phases,
+        "gpus_reserved": int(reserved),
+        "gpus_in_orders": int(ordered),
+        "oversold": int(reserved) != int(ordered),
+    }
+
+
+def _pg_schema(base_url: str) -> tuple[str, Any]:
+    """A fresh schema on ``base_url`` and a function that drops it."""
+    schema = "suanli_bench_" + uuid.uuid4().hex[:10]
+    admin = create_engine(resolve_database_url(base_url))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = resolve_database_url(base_url)
+    url += ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+    return url, drop
+
+
+def run_api_bench(
+    *,
+    postgres_url: str | None,
+    seconds: float = 5.0,
+    concurrency: int = 16,
+    workers: int = 1,
+) -> dict[str, Any]:
+    """Run every phase on SQLite (and PostgreSQL when ``postgres_url`` is given)."""
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    started = time.time()
+    backends = []
+    with tempfile.TemporaryDirectory(prefix="suanli-bench-") as folder:
+        url = f"sqlite:///{Path(folder) / 'bench.db'}"
+        backends.append(
+            _run_backend("sqlite", url, seconds=seconds, concurrency=concurrency, workers=workers)
+        )
+    if postgres_url:
+        url, drop = _pg_schema(postgres_url)
+        try:
+            backends.append(
+                _run_backend(
+                    "postgresql", url, seconds=seconds, concurrency=concurrency, workers=workers
+                )
+            )
+        finally:
+            drop()
+    sqlite_orders = next(p for p in backends[0]["phases"] if p["phase"] == "order_writes")
+    return {
+        "benchmark": "api",
+        "host": {
+            "cpus": os.cpu_count(),
+            "load_avg_1m_before": load_before,
+            "load_avg_1m_after": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "settings": {
+            "seconds": seconds,
+            "concurrency": concurrency,
+            "workers": workers,
+            "load_generator": "separate process, loopback, keep-alive HTTP/1.1",
+        },
+        "target": {
+            "backend": "sqlite",
+            "phase": "order_writes",
+            "writes_per_s": TARGET_WRITES_PER_S,
+            "p99_ms": TARGET_P99_MS,
+        },
+        "target_met": bool(
+            sqlite_orders["writes_per_s"] >= TARGET_WRITES_PER_S
+            and (sqlite_orders["p99_ms"] or 1e9) < TARGET_P99_MS
+        ),
+        "backends": backends,
+        "oversold": any(b["oversold"] for b in backends),
+        "wall_s": round(time.time() - started, 1),
+        "note": "Figures depend on other load on the machine (see load_avg); "
+        "server_cpu_ms_per_request is the steadier measure of cost.",
+    }
