@@ -356,8 +356,21 @@ def _round_layers(
     rows_g: list[IntArray] = []
     rows_o: list[IntArray] = []
     rows_u: list[IntArray] = []
-    for k in np.unique(net.q_k)[::-1]:
+    # GPUs the LP plans per offer for each layer; a layer may use what later (smaller) layers
+    # plan only at a high price, so large units do not take the capacity small ones need
+    layers = np.unique(net.q_k)[::-1]
+    inflow_all = np.bincount(net.qn_n, weights=f_qn_lp, minlength=n_n)
+    planned = np.zeros((len(layers), n_o))
+    for i, k in enumerate(layers):
+        in_layer = net.q_k[net.qn_q] == k
+        share_k = np.bincount(
+            net.qn_n[in_layer], weights=f_qn_lp[in_layer], minlength=n_n
+        ) / np.maximum(inflow_all, 1e-12)
+        planned[i] = np.bincount(net.no_o, weights=quota_gpus * share_k[net.no_n], minlength=n_o)
+    reserved_after = np.cumsum(planned[::-1], axis=0)[::-1]  # row i: layers i.. onwards
+    for i, k in enumerate(layers):
         k = int(k)
+        reserve = reserved_after[i + 1] if i + 1 < len(layers) else np.zeros(n_o)
         layer_groups = np.flatnonzero(active & (net.q_k[gq] == k))
         if len(layer_groups) == 0:
             continue
@@ -372,7 +385,6 @@ def _round_layers(
         a_fp = p.footprint(k, p.offer_node[a_o])
         unit_cost = np.rint(p.offer_cost[a_o] * a_fp * SCALE).astype(np.int64)
         # this layer's share of the LP flow through each n node
-        inflow_all = np.bincount(net.qn_n, weights=f_qn_lp, minlength=n_n)
         inflow_layer = np.bincount(net.qn_n[qn], weights=f_qn_lp[qn], minlength=n_n)
         share = inflow_layer / np.maximum(inflow_all, 1e-12)
         quota = np.floor(quota_gpus[no] * share[net.no_n[no]] / k + 1e-9).astype(np.int64)
@@ -386,7 +398,9 @@ def _round_layers(
             unit_cost[keep],
             quota[keep],
         )
-        cap_o = free // p.footprint(k, p.offer_node)
+        fp_o = p.footprint(k, p.offer_node)
+        cap_o = free // fp_o
+        open_o = np.minimum(cap_o, np.maximum(free - np.ceil(reserve), 0) // fp_o)
         layer_q = np.flatnonzero(units_q > 0)
         total = int(units_q.sum())
         # nodes: unit keys | n nodes | offers | sink
@@ -402,6 +416,7 @@ def _round_layers(
                 node_n + net.no_n[no[qa]],
                 node_n + net.no_n[no],
                 node_o + np.arange(n_o),
+                node_o + np.arange(n_o),
                 layer_q,
             ]
         )
@@ -410,12 +425,19 @@ def _round_layers(
                 node_n + net.qn_n[qn],
                 node_o + a_o[qa],
                 node_o + a_o,
-                np.full(n_o, sink),
+                np.full(2 * n_o, sink),
                 np.full(len(layer_q), sink),
             ]
         )
         caps = np.concatenate(
-            [np.full(n_qn, total), quota[qa], np.full(n_no, total), cap_o, units_q[layer_q]]
+            [
+                np.full(n_qn, total),
+                quota[qa],
+                np.full(n_no, total),
+                open_o,
+                cap_o - open_o,
+                units_q[layer_q],
+            ]
         )
         costs = np.concatenate(
             [
@@ -423,6 +445,7 @@ def _round_layers(
                 unit_cost[qa],
                 unit_cost + np.rint(unit_cost * OVERFLOW_EXTRA).astype(np.int64) + 1,
                 np.zeros(n_o, np.int64),
+                np.full(n_o, big // 10, np.int64),
                 np.full(len(layer_q), big, np.int64),
             ]
         )

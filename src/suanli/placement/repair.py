@@ -7,7 +7,8 @@ unplaced demands accept, most-blocking first, up to ``max_demands``), keeps ever
 fixed, and solves the exact MILP of :mod:`suanli.placement.milp` for the freed demands on
 the capacity they and the free GPUs leave, over the offers the unplaced demands accept, the
 offers the neighbours use now, and each neighbour's cheapest acceptable offers with room.
-The new plan for these demands is kept only if its objective is lower.
+The new plan for these demands is kept only if its objective is lower. Unplaced demands are
+taken ten at a time, for at most ten rounds.
 """
 
 from __future__ import annotations
@@ -62,16 +63,40 @@ def repair(
     p: Problem,
     rows: Rows,
     *,
+    chunk: int = 10,
+    max_rounds: int = 10,
     max_demands: int = 150,
     cheapest: int = 8,
     node_limit: int = 100,
     time_limit_s: float = 10.0,
 ) -> Rows:
-    """Try to place unplaced demands by re-solving their neighbourhood exactly."""
+    """Try to place unplaced demands, ``chunk`` at a time (at most ``max_rounds`` rounds),
+    by re-solving each chunk with its neighbourhood exactly."""
+    unplaced = np.flatnonzero(rows[3] < 0)
+    for start in range(0, min(len(unplaced), chunk * max_rounds), chunk):
+        rows = _repair_once(
+            p,
+            rows,
+            unplaced[start : start + chunk],
+            max_demands=max_demands,
+            cheapest=cheapest,
+            node_limit=node_limit,
+            time_limit_s=time_limit_s,
+        )
+    return rows
+
+
+def _repair_once(
+    p: Problem,
+    rows: Rows,
+    unplaced: IntArray,
+    *,
+    max_demands: int,
+    cheapest: int,
+    node_limit: int,
+    time_limit_s: float,
+) -> Rows:
     group, offer, units, chosen = rows
-    unplaced = np.flatnonzero(chosen < 0)
-    if len(unplaced) == 0 or len(unplaced) > max_demands:
-        return rows
     grp_start, alt_start = p.group_range(), p.alt_range()
     hot = np.zeros(p.n_offers, dtype=bool)
     for d in unplaced:
@@ -82,7 +107,30 @@ def repair(
     on_hot = hot[offer]
     blocking = np.bincount(row_d[on_hot], weights=(units * fp)[on_hot], minlength=p.n_demands)
     neighbours = np.flatnonzero(blocking > 0)
-    neighbours = neighbours[np.argsort(-blocking[neighbours], kind="stable")]
+    # neighbours that could move to an offer outside the contested ones come first
+    used = np.zeros(p.n_offers, dtype=np.int64)
+    np.add.at(used, offer, units * fp)
+    free_now = p.offer_cap - used
+    movable_key: dict[tuple[int, int], bool] = {}
+    row_g = group[on_hot]
+    movable = np.zeros(p.n_demands, dtype=bool)
+    for g, d in zip(row_g.tolist(), row_d[on_hot].tolist(), strict=True):
+        e, k = int(p.group_elig[g]), int(p.group_k[g])
+        key = (e, k)
+        if key not in movable_key:
+            fits = free_now >= p.footprint(k, p.offer_node)
+            movable_key[key] = bool(np.any(p.mask(e, k) & ~hot & fits))
+        movable[d] |= movable_key[key]
+    # an equal share of neighbours from each contested offer: movable first, then largest
+    hot_ix = np.flatnonzero(hot)
+    per_offer = max(1, (max_demands - len(unplaced)) // max(1, len(hot_ix)))
+    chosen_n: list[IntArray] = []
+    hot_rows = np.flatnonzero(on_hot)
+    for o in hot_ix:
+        here = np.unique(row_d[hot_rows[offer[hot_rows] == o]])
+        here = here[np.lexsort((-blocking[here], ~movable[here]))]
+        chosen_n.append(here[:per_offer])
+    neighbours = np.unique(np.concatenate(chosen_n)) if chosen_n else neighbours[:0]
     neighbours = neighbours[: max(0, max_demands - len(unplaced))]
     sub_d = np.sort(np.concatenate([unplaced, neighbours]))
     moving = np.isin(row_d, sub_d)
@@ -94,9 +142,9 @@ def repair(
     for d in neighbours:
         for g in range(int(grp_start[alt_start[d]]), int(grp_start[alt_start[d + 1]])):
             k = int(p.group_k[g])
-            ok = np.flatnonzero(
-                p.mask(int(p.group_elig[g]), k) & (room >= p.footprint(k, p.offer_node))
-            )
+            # somewhere to move to: the cheapest acceptable offers outside the contested ones
+            outside = p.mask(int(p.group_elig[g]), k) & ~hot
+            ok = np.flatnonzero(outside & (free_now >= p.footprint(k, p.offer_node)))
             candidates[ok[np.argsort(p.offer_cost[ok], kind="stable")[:cheapest]]] = True
     sub_o = np.flatnonzero(candidates)
     sub = subproblem(p, sub_d, sub_o, room[sub_o])
