@@ -19,13 +19,17 @@ rounding in layers by unit size, then a greedy pass on what is left.
    whose unit is one whole unit of k GPUs (one gang, one replica), offer capacities
    :math:`\lfloor \mathrm{free}_o / f_{ko} \rfloor`, so no unit is ever split. Each
    :math:`q \to o` arc has a *quota* part of capacity :math:`\lfloor \mathrm{LP}_{qo}/k \rfloor`
-   at cost and an *overflow* part at cost plus 1%: the layer follows the LP plan where it can
-   and deviates where rounding leaves units over. Flows are decoded to demands by cumulative
-   sums.
+   at cost and an *overflow* part at twice the cost: the layer follows the LP plan where it
+   can and deviates where rounding leaves units over. Flows are decoded to demands by
+   cumulative sums. If this leaves demand unplaced that the LP placed, a second pass opens
+   the capacity the LP plans for later (smaller) layers to the current one only at a high
+   price (a stand-in for the shadow price of that capacity), so large units do not crowd
+   out small ones with tight budgets; the better of the two passes is kept.
 5. **Residual.** A demand not completely placed is released and, with the other leftovers,
    placed greedily (largest first, cheapest acceptable offer, any alternative) on what is
-   free; if some are still unplaced, a small time-limited MILP re-solves them with the
-   demands blocking their offers (:mod:`suanli.placement.repair`).
+   free; if a few are still unplaced, small node-limited MILPs re-solve them with the
+   demands blocking their offers (:mod:`suanli.placement.repair`), before the guarded
+   second pass of step 4 is tried.
 
 Why this method: per-demand LP/MILP does not scale (millions of variables at 10k demands;
 HiGHS and CP-SAT gave no answer in minutes in the study recorded in
@@ -66,6 +70,8 @@ from suanli.placement.result import Solution
 
 SCALE = 100.0  # integer cost units per CNY per hour (prices are quoted to 0.01 CNY)
 OVERFLOW_EXTRA = 1.0
+FEW = 20  # leftovers the repair MILP takes on directly
+RESERVE_PRICE = 10.0  # extra per GPU, in units of the dearest offer's price (second pass)
 
 
 def _min_cost_flow(
@@ -268,8 +274,18 @@ def solve_fast(p: Problem) -> Solution:
     f_qn = flows[n_cq : n_cq + n_qn]
     lp_used = np.bincount(net.no_o, weights=quota_gpus, minlength=n_o)
     lp_slack = (p.offer_cap - lp_used).astype(np.int64)
-    rows = _round_layers(p, gq, net, quota_gpus, f_qn, chosen, lp_slack)
-    group, offer, units, final_alt = repair(p, rows)
+    lp_unmet = int(f_unmet.sum())
+
+    def lost(r: Rows) -> int:  # unplaced demands beyond what the LP leaves unplaced
+        return int(gmin[r[3] < 0].sum()) - lp_unmet
+
+    rows = _round_layers(p, gq, net, quota_gpus, f_qn, chosen, lp_slack, 0.0)
+    if lost(rows) > 0 and np.count_nonzero(rows[3] < 0) <= FEW:
+        rows = repair(p, rows)
+    if lost(rows) > 0:  # round again, guarding the capacity later layers need
+        guarded = _round_layers(p, gq, net, quota_gpus, f_qn, chosen, lp_slack, RESERVE_PRICE)
+        rows = min(rows, repair(p, guarded), key=lambda r: _objective(p, r))
+    group, offer, units, final_alt = rows
     return Solution(
         group=group,
         offer=offer,
@@ -339,6 +355,16 @@ def _decode(units: IntArray, flows: IntArray) -> tuple[IntArray, IntArray, IntAr
     return gi, oi, ends - starts
 
 
+Rows = tuple[IntArray, IntArray, IntArray, IntArray]
+
+
+def _objective(p: Problem, rows: Rows) -> float:
+    group, offer, units, chosen = rows
+    fp = p.footprint(p.group_k[group], p.offer_node[offer])
+    cost = float(np.sum(units * fp * p.offer_cost[offer]))
+    return cost + float(np.sum(p.unplaced_penalty()[chosen < 0]))
+
+
 def _round_layers(
     p: Problem,
     gq: IntArray,
@@ -347,6 +373,7 @@ def _round_layers(
     f_qn_lp: IntArray,
     chosen: IntArray,
     lp_slack: IntArray,
+    reserve_price: float,
 ) -> tuple[IntArray, IntArray, IntArray, IntArray]:
     n_o, n_q, n_n = p.n_offers, len(net.q_k), len(net.n_k)
     g_demand = p.alt_demand[p.group_alt]
@@ -407,6 +434,7 @@ def _round_layers(
         node_n, node_o = n_q, n_q + n_n
         sink = node_o + n_o
         big = int(p.penalty_per_gpu * k * SCALE) + 1
+        steal = int(reserve_price * k * float(p.offer_cost.max()) * SCALE)
         n_qn, n_no = len(qn), len(no)
         qa = np.flatnonzero(quota > 0)  # quota arcs only where the LP planned flow
         n_qa = len(qa)
@@ -445,7 +473,7 @@ def _round_layers(
                 unit_cost[qa],
                 unit_cost + np.rint(unit_cost * OVERFLOW_EXTRA).astype(np.int64) + 1,
                 np.zeros(n_o, np.int64),
-                np.full(n_o, big // 10, np.int64),
+                np.full(n_o, steal, np.int64),
                 np.full(len(layer_q), big, np.int64),
             ]
         )
