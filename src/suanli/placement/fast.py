@@ -35,20 +35,21 @@ Why this method: per-demand LP/MILP does not scale (millions of variables at 10k
 HiGHS and CP-SAT gave no answer in minutes in the study recorded in
 ``shared/notes/placement.md``), and greedy is fast but far above the bound. The flow
 network's size depends on classes and offers, not on demands, and OR-Tools' min-cost flow
-solves it in a fraction of a second. Measured here with ``suanli bench placement`` (2 shared
-cores, load average 5-11, so CPU time is the fairer figure; wall-clock was 2-3x higher):
+solves it in a fraction of a second. Measured here with ``suanli bench placement`` (2 cores
+shared with other work, load average 2-5; CPU time is this process's):
 
-=========================  =========  ======================  =============================
-instance                   fast CPU   gap to LP bound         alternatives, same instance
-=========================  =========  ======================  =============================
-300 req., 160 offers       0.21 s     0.06%                   MILP optimal in 3.9 s CPU;
-                                                              fast cost 0.08% above it
-2,000 req., 400 offers     0.43 s     all placed after repair MILP: 60 s limit, 1,776 of
-                                                              2,000 still unplaced
-100k req., 2,000 offers    0.8-1.2 s  0.11-0.15%, 0 unplaced  nearest +15-16% cost;
+=========================  ==========  =====================  ============================
+instance (seed 0)          fast CPU    gap to LP bound        alternatives, same instance
+=========================  ==========  =====================  ============================
+300 req., 160 offers       0.27 s      0.06%                  MILP optimal in 4.3 s CPU;
+                                                              fast 0.006% above it
+2,000 req., 400 offers     1.26 s      0.16%, 0 unplaced      MILP: 60 s limit, 1,776 of
+                           (repair)                           2,000 still unplaced
+100k req., 2,000 offers    1.0-1.3 s   0.11-0.15%, 0 unpl.    nearest +15-16% cost;
                                                               cheapest type 28% unplaced
-1M req., 10,000 offers     7.2 s      0.12%, 0 unplaced
-=========================  =========  ======================  =============================
+1M req., 10,000 offers     5.5 s       0.12%, 0 unplaced      nearest +17%; cheapest type
+                                                              26% unplaced
+=========================  ==========  =====================  ============================
 
 Tried and dropped: chaining RTT-budget tiers so each offer appears once per chain (a fifth
 fewer LP arcs, but larger layer networks: slower overall), and layer networks restricted to
