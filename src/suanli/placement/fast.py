@@ -42,7 +42,7 @@ shared with other work, load average 2-5; CPU time is this process's):
 instance (seed 0)          fast CPU    gap to LP bound        alternatives, same instance
 =========================  ==========  =====================  ============================
 300 req., 160 offers       0.27 s      0.06%                  MILP optimal in 4.3 s CPU;
-                                                              fast 0.006% above it
+                                                              fast cost 0.08% above it
 2,000 req., 400 offers     1.26 s      0.16%, 0 unplaced      MILP: 60 s limit, 1,776 of
                            (repair)                           2,000 still unplaced
 100k req., 2,000 offers    1.0-1.3 s   0.11-0.15%, 0 unpl.    nearest +15-16% cost;
