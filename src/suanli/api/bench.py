@@ -3,9 +3,10 @@
 For each backend (an SQLite file in a temporary folder; PostgreSQL when a URL is given, in
 a throw-away schema) it starts ``suanli serve`` in a child process, then drives it from a
 separate load-generator process (:mod:`suanli.api.loadgen`, closed loop, keep-alive
-connections) through three phases: offer writes (``POST /offers``), order writes
+connections) through four phases: offer writes (``POST /offers``), order writes
 (``POST /orders``, 1 GPU each from one large offer, so every order contends for the same
-row) and order writes with a fresh ``Idempotency-Key`` each. It reports writes per second,
+row), order writes spread over 64 offers, and order writes with a fresh
+``Idempotency-Key`` each. It reports writes per second,
 p50/p99 latency, the server's CPU time per request (Linux ``/proc``; less sensitive than
 wall-clock figures to other load on a shared machine), and checks that the GPUs reserved
 equal the GPUs the successful orders asked for.
@@ -35,6 +36,7 @@ from suanli.store.offers import insert_offer
 TARGET_WRITES_PER_S = 1500.0
 TARGET_P99_MS = 50.0
 BIG_OFFER_GPUS = 2_000_000_000
+SPREAD_OFFERS = 64
 
 
 def _group_cpu_s(pgid: int) -> float | None:
@@ -57,8 +59,8 @@ def _group_cpu_s(pgid: int) -> float | None:
 
 
 def _phase(
-    server: ServerProcess, name: str, path: str, key: str, body: dict[str, Any], *,
-    seconds: float, concurrency: int, idempotent: bool = False,
+    server: ServerProcess, name: str, path: str, key: str, body: Any, *,
+    seconds: float, concurrency: int, idempotent: bool = False, cycle: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     command = [
         sys.executable, "-m", "suanli.api.loadgen", "--url", server.url, "--path", path,
@@ -67,6 +69,8 @@ def _phase(
     ]  # fmt: skip
     if idempotent:
         command.append("--idempotent")
+    if cycle:
+        command.append("--cycle")
     assert server.process is not None
     pgid = server.process.pid
     cpu_before = _group_cpu_s(pgid)
@@ -99,6 +103,15 @@ def _run_backend(
                 "price_cny_per_gpu_hour": 10.0,
             },
         )
+        spread = [
+            insert_offer(
+                session,
+                seller.tenant,
+                {"site": "guian", "gpu": "H20", "count": BIG_OFFER_GPUS // 1000,
+                 "price_cny_per_gpu_hour": 6.0},
+            )["id"]
+            for _ in range(SPREAD_OFFERS)
+        ]  # fmt: skip
     offer_body = {"site": "guian", "gpu": "H20", "count": 8, "price_cny_per_gpu_hour": 6.0}
     order_body = {"items": [{"offer_id": big["id"], "gpus": 1}]}
     phases = []
@@ -125,6 +138,19 @@ def _run_backend(
                 concurrency=concurrency,
             )
         )
+        spread_bodies = [{"items": [{"offer_id": i, "gpus": 1}]} for i in spread]
+        phases.append(
+            _phase(
+                server,
+                "order_writes_spread",
+                "/orders",
+                buyer.secret,
+                spread_bodies,
+                seconds=seconds,
+                concurrency=concurrency,
+                cycle=True,
+            )
+        )
         phases.append(
             _phase(
                 server,
@@ -138,9 +164,10 @@ def _run_backend(
             )
         )
     with db.read() as session:
-        offer = session.get(Offer, big["id"])
         ordered = session.scalar(select(func.coalesce(func.sum(Order.gpus), 0))) or 0
-        reserved = BIG_OFFER_GPUS - (offer.available if offer else 0)
+        reserved = (
+            session.scalar(select(func.coalesce(func.sum(Offer.count - Offer.available), 0))) or 0
+        )
     db.dispose()
     for phase in phases:
         phase["backend"] = backend

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import sys
 import time
 import uuid
@@ -40,16 +41,21 @@ async def _worker(
     parts = urlsplit(args.url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     reader, writer = await asyncio.open_connection(host, port)
-    body = args.body.encode()
-    fixed = (
-        None if args.idempotent else _request(f"{host}:{port}", args.path, args.key, body, False)
-    )
+    parsed = json.loads(args.body)
+    bodies = [json.dumps(b).encode() for b in parsed] if args.cycle else [args.body.encode()]
+    fixed = [_request(f"{host}:{port}", args.path, args.key, b, False) for b in bodies]
+    turn = random.randrange(len(bodies))  # connections start at different offers
     try:
         while True:
             now = time.perf_counter()
             if now >= stop:
                 break
-            payload = fixed or _request(f"{host}:{port}", args.path, args.key, body, True)
+            turn += 1
+            if args.idempotent:
+                body = bodies[turn % len(bodies)]
+                payload = _request(f"{host}:{port}", args.path, args.key, body, True)
+            else:
+                payload = fixed[turn % len(fixed)]
             t0 = time.perf_counter()
             writer.write(payload)
             head = await reader.readuntil(b"\r\n\r\n")
@@ -109,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup-s", type=float, default=1.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--idempotent", action="store_true", help="a fresh Idempotency-Key each")
+    parser.add_argument("--cycle", action="store_true", help="--body is a JSON list; cycle it")
     args = parser.parse_args(argv)
     result = asyncio.run(_run(args))
     json.dump(result, sys.stdout)

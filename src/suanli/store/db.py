@@ -125,7 +125,8 @@ def make_engine(url: str) -> Engine:
     pool = os.environ.get("SUANLI_DB_POOL") == "null"
     if pool:
         return create_engine(url, poolclass=NullPool)
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # No pre-ping (a round trip per checkout); stale connections are recycled instead.
+    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
 
 
 class Database:
