@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 
 from suanli.api.deps import Caller, DatabaseDep, Paging, get_caller, require_roles
 from suanli.api.filters import condition, parse_filter
-from suanli.api.idempotency import run_post
+from suanli.api.idempotency import post
 from suanli.api.routes._common import AUTH_RESPONSES, PathId, dump
 from suanli.api.schemas import OfferIn, OfferOut, OfferPatch, OfferWithdraw, Page
 from suanli.store import offers as repo
@@ -73,7 +73,7 @@ def list_offers(
 
 
 @router.post("", status_code=201, response_model=OfferOut)
-def create_offer(
+async def create_offer(
     body: OfferIn,
     request: Request,
     db: DatabaseDep,
@@ -85,7 +85,7 @@ def create_offer(
     def action(session: Any) -> tuple[int, dict[str, Any]]:
         return 201, repo.insert_offer(session, caller.tenant, fields)
 
-    return run_post(request, db, caller, fields, action)
+    return await post(request, db, caller, fields, action)
 
 
 @router.get("/{offer_id}", response_model=OfferOut)
@@ -120,7 +120,7 @@ def update_offer(
     response_model=OfferOut,
     responses={409: {"description": "not enough free GPUs, or stale version"}},
 )
-def withdraw_offer(
+async def withdraw_offer(
     offer_id: PathId,
     body: OfferWithdraw,
     request: Request,
@@ -134,4 +134,4 @@ def withdraw_offer(
         offer = repo.withdraw_offer(session, caller, offer_id, body.gpus, body.version)
         return 200, dump(OfferOut, offer)
 
-    return run_post(request, db, caller, fields, action)
+    return await post(request, db, caller, fields, action)

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from suanli.api.deps import Caller, DatabaseDep, Paging, get_caller, require_roles
-from suanli.api.idempotency import run_post
+from suanli.api.idempotency import post
 from suanli.api.routes._common import AUTH_RESPONSES, PathId, dump
 from suanli.api.schemas import FillOut, LeaseOut, OrderIn, OrderOut, Page
 from suanli.errors import Conflict
@@ -38,7 +38,7 @@ def _order_body(order: Order, leases: list[Lease]) -> dict[str, Any]:
     response_model=OrderOut,
     responses={409: {"description": "an offer no longer has the GPUs"}},
 )
-def create_order(
+async def create_order(
     body: OrderIn,
     request: Request,
     db: DatabaseDep,
@@ -77,7 +77,7 @@ def create_order(
         )
         return 201, order
 
-    return run_post(request, db, caller, fields, action)
+    return await post(request, db, caller, fields, action)
 
 
 @router.get("/orders", response_model=Page[OrderOut])
@@ -127,7 +127,7 @@ def get_lease(
 
 
 @router.post("/leases/{lease_id}/release", response_model=LeaseOut)
-def release_lease(
+async def release_lease(
     lease_id: PathId,
     request: Request,
     db: DatabaseDep,
@@ -138,7 +138,7 @@ def release_lease(
     def action(session: Any) -> tuple[int, dict[str, Any]]:
         return 200, dump(LeaseOut, repo.release_lease(session, caller, lease_id))
 
-    return run_post(request, db, caller, {"lease_id": lease_id}, action)
+    return await post(request, db, caller, {"lease_id": lease_id}, action)
 
 
 @router.get("/fills", response_model=Page[FillOut])

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 
 from suanli.api.deps import Caller, DatabaseDep, Paging, require_roles
-from suanli.api.idempotency import run_post
+from suanli.api.idempotency import post, run_post
 from suanli.api.routes._common import AUTH_RESPONSES, PathId, dump
 from suanli.api.schemas import Page, QuoteIn, QuoteOut, RequestIn, RequestOut
 from suanli.store import requests as repo
@@ -58,7 +58,7 @@ def _validate_names(spec: dict[str, Any]) -> None:
 
 
 @router.post("/requests", status_code=201, response_model=RequestOut)
-def submit_request(
+async def submit_request(
     request: Request,
     db: DatabaseDep,
     body: RequestIn = Body(discriminator="kind"),
@@ -75,7 +75,7 @@ def submit_request(
         )
         return 201, dump(RequestOut, row)
 
-    return run_post(request, db, caller, fingerprint_body, action)
+    return await post(request, db, caller, fingerprint_body, action)
 
 
 @router.get("/requests", response_model=Page[RequestOut])
