@@ -204,7 +204,7 @@ def run_api_bench(
     postgres_url: str | None,
     seconds: float = 5.0,
     concurrency: int = 16,
-    workers: int = 1,
+    workers: int = 2,
 ) -> dict[str, Any]:
     """Run every phase on SQLite (and PostgreSQL when ``postgres_url`` is given)."""
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None

@@ -99,7 +99,7 @@ def bench_api(
     ),
     seconds: float = typer.Option(5.0, "--seconds", min=0.5, max=600, help="per phase"),
     concurrency: int = typer.Option(16, "--concurrency", min=1, max=512, help="connections"),
-    workers: int = typer.Option(1, "--workers", min=1, max=64, help="server worker processes"),
+    workers: int = typer.Option(2, "--workers", min=1, max=64, help="server worker processes"),
     as_json: bool = typer.Option(True, "--json/--no-json", help="print one JSON document"),
 ) -> None:
     """Start the exchange on loopback and drive offer and order writes at it from a separate
