@@ -4,6 +4,7 @@ role may use it, so the generated input reaches the handlers, not just the auth 
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from tests.service.conftest import OFFER
 
 KEYS: dict[str, str] = {}
 _FOLDER = Path(tempfile.mkdtemp(prefix="suanli-fuzz-"))
+atexit.register(shutil.rmtree, _FOLDER, True)  # also when this module's tests are deselected
 
 
 def _build_app() -> Any:
