@@ -53,6 +53,13 @@ def demo_cmd(
     result = run_with_progress("china-2025", days=days, seed=seed, policies=list(POLICIES))
     path = write_report(result, report)
     print_summary(result)
+
+    from suanli.cli.demo_exchange import run_exchange_demo, show_exchange_demo
+
+    console.rule("The exchange: list, ask for an outcome, quote, order, lease")
+    database = report.with_suffix(".db")
+    database.unlink(missing_ok=True)  # each demo starts from an empty exchange
+    show_exchange_demo(run_exchange_demo(database.resolve()))
     console.print(
         f"\nSimulated {result.days:g} days in {result.elapsed_s:.1f} s. "
         f"Report: [bold]{path}[/] (self-contained HTML; open it in any browser).",

@@ -112,21 +112,22 @@ class MarketStore:
                     LeaseRow, LeaseRow.id == FillRow.lease_id, isouter=True
                 )
             ).all()
-        out = []
-        for fill, hours in rows:
-            created: datetime = fill.created_at
-            out.append(
-                {
-                    "id": f"svc-{fill.id}",
-                    "gpu": fill.gpu,
-                    "site": fill.site,
-                    "interruptible": bool(fill.interruptible),
-                    "gpus": int(fill.gpus),
-                    "price_cny_per_gpu_hour": float(fill.price_cny_per_gpu_hour),
-                    "hours": float(hours) if hours else 1.0,
-                    "at_h": created.timestamp() / 3600.0,
-                    "buyer": fill.buyer,
-                    "seller": fill.seller,
-                }
-            )
+            # Read the rows while the session is open: they expire when it commits.
+            out = []
+            for fill, hours in rows:
+                created: datetime = fill.created_at
+                out.append(
+                    {
+                        "id": f"svc-{fill.id}",
+                        "gpu": fill.gpu,
+                        "site": fill.site,
+                        "interruptible": bool(fill.interruptible),
+                        "gpus": int(fill.gpus),
+                        "price_cny_per_gpu_hour": float(fill.price_cny_per_gpu_hour),
+                        "hours": float(hours) if hours else 1.0,
+                        "at_h": created.timestamp() / 3600.0,
+                        "buyer": fill.buyer,
+                        "seller": fill.seller,
+                    }
+                )
         return out
