@@ -71,6 +71,10 @@ def create_app(database_url: str | None = None) -> FastAPI:
     errors.install(app)
     for router in _routers():
         app.include_router(router)
+    # The order fast path sits inside the metrics middleware (added last = outermost).
+    from suanli.api.fastpath import FastOrders
+
+    app.add_middleware(FastOrders, fastapi_app=app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
 

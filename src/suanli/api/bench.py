@@ -2,8 +2,9 @@
 
 For each backend (an SQLite file in a temporary folder; PostgreSQL when a URL is given, in
 a throw-away schema) it starts ``suanli serve`` in a child process, then drives it from a
-separate load-generator process (:mod:`suanli.api.loadgen`, closed loop, keep-alive
-connections) through four phases: offer writes (``POST /offers``), order writes
+separate load-generator process (``wrk`` with ``wrk_script.lua`` when it is installed, else
+the stdlib client :mod:`suanli.api.loadgen`; closed loop, keep-alive connections; the
+figures name the one used) through four phases: offer writes (``POST /offers``), order writes
 (``POST /orders``, 1 GPU each from one large offer, so every order contends for the same
 row), order writes spread over 64 offers, and order writes with a fresh
 ``Idempotency-Key`` each. It reports writes per second,
@@ -17,6 +18,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -58,9 +61,64 @@ def _group_cpu_s(pgid: int) -> float | None:
     return total
 
 
-def _phase(
-    server: ServerProcess, name: str, path: str, key: str, body: Any, *,
-    seconds: float, concurrency: int, idempotent: bool = False, cycle: bool = False,
+def load_generator() -> str:
+    """``wrk`` when it is installed (and ``$SUANLI_BENCH_LOADGEN`` is not ``python``), else
+    the stdlib client of :mod:`suanli.api.loadgen`."""
+    if os.environ.get("SUANLI_BENCH_LOADGEN", "").lower() == "python":
+        return "python"
+    return "wrk" if shutil.which("wrk") else "python"
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _wrk(
+    server: ServerProcess, path: str, key: str, body: Any, *,
+    seconds: float, concurrency: int, idempotent: bool, cycle: bool,
+) -> dict[str, Any]:  # fmt: skip
+    """One measured wrk run (after a 1 s warm-up run), as the Python client reports it."""
+    bodies = [json.dumps(b) for b in body] if cycle else [json.dumps(body)]
+    script = str(Path(__file__).with_name("wrk_script.lua"))
+    threads = max(1, min(2, concurrency))
+
+    def run(duration_s: float) -> dict[str, Any]:
+        command = [
+            "wrk", "-t", str(threads), "-c", str(concurrency), "-d", f"{duration_s:g}s",
+            "--timeout", "10s", "-s", script,
+            "-H", f"Authorization: Bearer {key}", "-H", "Content-Type: application/json",
+            server.url + path, "--", "1" if idempotent else "0", *bodies,
+        ]  # fmt: skip
+        out = subprocess.run(command, capture_output=True, text=True, timeout=duration_s + 60)
+        lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+        if out.returncode != 0 or not lines:
+            raise RuntimeError(f"wrk failed: {out.stderr[-1000:]} {out.stdout[-1000:]}")
+        parsed: dict[str, Any] = json.loads(lines[-1])
+        return parsed
+
+    run(1.0)
+    raw = run(seconds)
+    duration_s = raw["duration_us"] / 1e6
+    ok = raw["requests"] - raw["non_2xx"]
+    return {
+        "path": path,
+        "concurrency": concurrency,
+        "seconds": round(duration_s, 3),
+        "requests": raw["requests"],
+        "ok": ok,
+        "statuses": {"2xx": ok, "other": raw["non_2xx"], "socket_errors": raw["socket_errors"]},
+        "writes_per_s": round(ok / duration_s, 1),
+        "p50_ms": round(raw["p50_us"] / 1000, 3),
+        "p90_ms": round(raw["p90_us"] / 1000, 3),
+        "p99_ms": round(raw["p99_us"] / 1000, 3),
+        "max_ms": round(raw["max_us"] / 1000, 3),
+    }
+
+
+def _python_client(
+    server: ServerProcess, path: str, key: str, body: Any, *,
+    seconds: float, concurrency: int, idempotent: bool, cycle: bool,
 ) -> dict[str, Any]:  # fmt: skip
     command = [
         sys.executable, "-m", "suanli.api.loadgen", "--url", server.url, "--path", path,
@@ -71,18 +129,36 @@ def _phase(
         command.append("--idempotent")
     if cycle:
         command.append("--cycle")
-    assert server.process is not None
-    pgid = server.process.pid
-    cpu_before = _group_cpu_s(pgid)
     out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
-    cpu_after = _group_cpu_s(pgid)
     if out.returncode != 0:
         raise RuntimeError(f"load generator failed: {out.stderr[-1000:]}")
-    result: dict[str, Any] = {"phase": name, **json.loads(out.stdout)}
-    if cpu_before is not None and cpu_after is not None and result["requests"]:
+    parsed: dict[str, Any] = json.loads(out.stdout)
+    return parsed
+
+
+def _phase(
+    server: ServerProcess, name: str, path: str, key: str, body: Any, *,
+    seconds: float, concurrency: int, idempotent: bool = False, cycle: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    assert server.process is not None
+    pgid = server.process.pid
+    generator = load_generator()
+    drive = _wrk if generator == "wrk" else _python_client
+    cpu_before = _group_cpu_s(pgid)
+    load_cpu_before = _children_cpu_s()
+    measured = drive(
+        server, path, key, body,
+        seconds=seconds, concurrency=concurrency, idempotent=idempotent, cycle=cycle,
+    )  # fmt: skip
+    load_cpu_s = _children_cpu_s() - load_cpu_before
+    cpu_after = _group_cpu_s(pgid)
+    result: dict[str, Any] = {"phase": name, "load_generator": generator, **measured}
+    if result["requests"]:
         # CPU over warm-up plus measurement, per request of the measured window (approx.).
         total = result["requests"] * (seconds + 1.0) / seconds
-        result["server_cpu_ms_per_request"] = round((cpu_after - cpu_before) / total * 1000, 3)
+        if cpu_before is not None and cpu_after is not None:
+            result["server_cpu_ms_per_request"] = round((cpu_after - cpu_before) / total * 1000, 3)
+        result["load_generator_cpu_ms_per_request"] = round(load_cpu_s / total * 1000, 3)
     return result
 
 
@@ -239,7 +315,8 @@ def run_api_bench(
             "seconds": seconds,
             "concurrency": concurrency,
             "workers": workers,
-            "load_generator": "separate process, loopback, keep-alive HTTP/1.1",
+            "load_generator": load_generator()
+            + " (separate process, loopback, keep-alive HTTP/1.1)",
         },
         "target": {
             "backend": "sqlite",

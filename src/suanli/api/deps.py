@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
@@ -75,27 +75,34 @@ def authenticate(request: Request) -> Caller | None:
     secret = _presented_key(request)
     if secret is None:
         return None
-    cache: dict[str, tuple[Caller, float]] = request.app.state.key_cache
+    caller = caller_for_key(request.app.state, secret)
+    if caller is None:
+        raise Unauthorized(
+            "unknown or revoked API key",
+            hint="create one with: suanli admin create-key --role buyer --name NAME",
+        )
+    request.state.key_id = caller.key_id
+    return caller
+
+
+def caller_for_key(state: Any, secret: str) -> Caller | None:
+    """The caller owning ``secret`` (None if unknown or revoked), through the per-process
+    cache on ``app.state`` (entries live ``_KEY_CACHE_TTL_S``; only known keys are cached)."""
+    cache: dict[str, tuple[Caller, float]] = state.key_cache
     digest = hash_key(secret)
     now = time.monotonic()
     hit = cache.get(digest)
     if hit is not None and hit[1] > now:
-        caller = hit[0]
-    else:
-        db: Database = request.app.state.db
-        with db.read() as session:
-            found = lookup_key(session, secret)
-        if found is None:
-            raise Unauthorized(
-                "unknown or revoked API key",
-                hint="create one with: suanli admin create-key --role buyer --name NAME",
-            )
-        caller = found
-        if len(cache) > 10_000:
-            cache.clear()
-        cache[digest] = (caller, now + _KEY_CACHE_TTL_S)
-    request.state.key_id = caller.key_id
-    return caller
+        return hit[0]
+    db: Database = state.db
+    with db.read() as session:
+        found = lookup_key(session, secret)
+    if found is None:
+        return None
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[digest] = (found, now + _KEY_CACHE_TTL_S)
+    return found
 
 
 async def optional_caller(request: Request) -> Caller | None:

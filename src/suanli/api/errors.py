@@ -78,6 +78,18 @@ def _busy(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def response_for(request: Request, exc: Exception) -> JSONResponse | None:
+    """The response the app's handlers give for ``exc`` (None: not one of ours, re-raise).
+    For code outside FastAPI's routing (:mod:`suanli.api.fastpath`)."""
+    if isinstance(exc, SuanliError):
+        return _suanli_error(request, exc)
+    if isinstance(exc, DataError):
+        return _data_error(request, exc)
+    if isinstance(exc, OperationalError):
+        return _busy(request, exc)
+    return None
+
+
 def install(app: FastAPI) -> None:
     """Register every handler on ``app``."""
     app.add_exception_handler(SuanliError, _suanli_error)

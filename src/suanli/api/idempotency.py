@@ -66,55 +66,113 @@ def _find(session: Session, key_id: str, key: str) -> Any:
     return session.connection().execute(_FIND, {"key_id": key_id, "key": key}).first()
 
 
+def _key_of(request: Request) -> str | None:
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > 200:
+        raise InvalidRequest("Idempotency-Key must be 1-200 characters", field="Idempotency-Key")
+    return key
+
+
+def _written(
+    session: Session, caller: Caller, key: str | None, digest: str, action: Action
+) -> tuple[int, Any, bool]:
+    """Like :func:`_in_transaction`, but (status, body, replayed) instead of a response."""
+    if key is None:
+        status, payload = action(session)
+        return status, payload, False
+    found = _find(session, caller.key_id, key)
+    if found is not None:
+        _replay(found, digest)  # raises on a fingerprint mismatch
+        return int(found.status_code), found.body, True
+    status, payload = action(session)
+    _store(session, caller, key, digest, status, payload)
+    return status, payload, False
+
+
+def _store(
+    session: Session, caller: Caller, key: str, digest: str, status: int, payload: Any
+) -> None:
+    session.connection().execute(
+        _INSERT,
+        {
+            "key_id": caller.key_id,
+            "idem_key": key,
+            "fingerprint": digest,
+            "status_code": status,
+            "body": payload,
+            "created_at": utcnow(),
+        },
+    )
+
+
+def _in_transaction(
+    session: Session, caller: Caller, key: str | None, digest: str, action: Action
+) -> JSONResponse:
+    """The request's work inside an open write transaction: replay a stored response or run
+    ``action`` and store its response under the Idempotency-Key (when one was sent)."""
+    if key is None:
+        status, payload = action(session)
+        return JSONResponse(payload, status_code=status)
+    found = _find(session, caller.key_id, key)
+    if found is not None:
+        return _replay(found, digest)
+    status, payload = action(session)
+    _store(session, caller, key, digest, status, payload)
+    return JSONResponse(payload, status_code=status)
+
+
 def run_post(
     request: Request, db: Database, caller: Caller, body: Any, action: Action
 ) -> JSONResponse:
     """Run ``action`` in a write transaction, honouring the request's Idempotency-Key."""
-    key = request.headers.get(HEADER)
-    if key is None:
-        with db.write() as session:
-            status, payload = action(session)
-        return JSONResponse(payload, status_code=status)
-    key = key.strip()
-    if not key or len(key) > 200:
-        raise InvalidRequest("Idempotency-Key must be 1-200 characters", field="Idempotency-Key")
-    digest = fingerprint(request, body)
+    key = _key_of(request)
+    digest = "" if key is None else fingerprint(request, body)
     try:
         with db.write() as session:
-            found = _find(session, caller.key_id, key)
-            if found is not None:
-                return _replay(found, digest)
-            status, payload = action(session)
-            session.connection().execute(
-                _INSERT,
-                {
-                    "key_id": caller.key_id,
-                    "idem_key": key,
-                    "fingerprint": digest,
-                    "status_code": status,
-                    "body": payload,
-                    "created_at": utcnow(),
-                },
-            )
+            return _in_transaction(session, caller, key, digest, action)
     except IntegrityError:  # PostgreSQL: a twin with the same key committed first
+        if key is None:
+            raise
         with db.read() as session:
             found = _find(session, caller.key_id, key)
         if found is None:
             raise
         return _replay(found, digest)
-    return JSONResponse(payload, status_code=status)
 
 
 async def post(
-    request: Request, db: Database, caller: Caller, body: Any, action: Action
+    request: Request,
+    db: Database,
+    caller: Caller,
+    body: Any,
+    action: Action,
+    *,
+    lean: bool = False,
 ) -> JSONResponse:
     """:func:`run_post` from an ``async`` endpoint.
 
-    On SQLite the write runs right here on the event loop: writers queue on one lock
-    anyway, and handing each to the thread pool cost more CPU (GIL hand-offs between the
-    loop and up to 40 threads) than the write itself. On PostgreSQL, whose round trips and
-    row-lock waits would stall the loop, it runs in the thread pool.
+    On SQLite the write runs on the event loop, in a group commit
+    (:mod:`suanli.api.groupcommit`): the writes that arrive together share one
+    transaction, each in its own savepoint, and every response waits for the commit.
+    SQLite has one writer at a time anyway; a transaction per request spent most of the
+    write lock's time on BEGIN/COMMIT and session set-up, and handing each write to the
+    thread pool cost more CPU (GIL hand-offs) than the write itself. ``lean=True`` promises
+    that ``action`` adds no ORM objects (it may read through the session and send SQL to
+    the driver), which allows a cheaper savepoint. On PostgreSQL, whose
+    round trips and row-lock waits would stall the loop, it runs in the thread pool.
     """
-    if db.is_sqlite:
-        return run_post(request, db, caller, body, action)
-    return await run_in_threadpool(run_post, request, db, caller, body, action)
+    if not db.is_sqlite:
+        return await run_in_threadpool(run_post, request, db, caller, body, action)
+    key = _key_of(request)
+    digest = "" if key is None else fingerprint(request, body)
+    from suanli.api.groupcommit import committer
+
+    # The response is rendered after the write lock is released, not inside the batch.
+    status, payload, replayed = await committer(db).submit(
+        lambda session: _written(session, caller, key, digest, action), lean=lean
+    )
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return JSONResponse(payload, status_code=status, headers=headers)

@@ -8,11 +8,13 @@ offers, the operator everything; rows of other tenants are 404.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from suanli.api.deps import Caller, DatabaseDep, Paging, get_caller, require_roles
 from suanli.api.idempotency import post
@@ -32,22 +34,11 @@ def _order_body(order: Order, leases: list[Lease]) -> dict[str, Any]:
     return body
 
 
-@router.post(
-    "/orders",
-    status_code=201,
-    response_model=OrderOut,
-    responses={409: {"description": "an offer no longer has the GPUs"}},
-)
-async def create_order(
-    body: OrderIn,
-    request: Request,
-    db: DatabaseDep,
-    caller: Caller = Depends(require_roles("buyer")),
-) -> JSONResponse:
-    """Commit a placement: reserve GPUs on offers (``items``) or on a quote's placement."""
-    fields = body.model_dump(mode="json")
+def order_action(body: OrderIn, caller: Caller) -> Callable[[Session], tuple[int, dict[str, Any]]]:
+    """The write an order performs, run by :func:`suanli.api.idempotency.post` in one
+    write transaction (shared by the route and the fast path)."""
 
-    def action(session: Any) -> tuple[int, dict[str, Any]]:
+    def action(session: Session) -> tuple[int, dict[str, Any]]:
         request_id = body.request_id
         hours = body.hours
         if body.quote_id is not None:
@@ -77,7 +68,27 @@ async def create_order(
         )
         return 201, order
 
-    return await post(request, db, caller, fields, action)
+    return action
+
+
+@router.post(
+    "/orders",
+    status_code=201,
+    response_model=OrderOut,
+    responses={409: {"description": "an offer no longer has the GPUs"}},
+)
+async def create_order(
+    body: OrderIn,
+    request: Request,
+    db: DatabaseDep,
+    caller: Caller = Depends(require_roles("buyer")),
+) -> JSONResponse:
+    """Commit a placement: reserve GPUs on offers (``items``) or on a quote's placement."""
+    # suanli.api.fastpath answers well-formed buyer requests with the same order_action;
+    # this route is the reference behaviour and answers everything else.
+    return await post(
+        request, db, caller, body.model_dump(mode="json"), order_action(body, caller), lean=True
+    )
 
 
 @router.get("/orders", response_model=Page[OrderOut])
