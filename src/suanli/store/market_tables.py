@@ -7,9 +7,9 @@ applying it to the state rebuilt from the log *inside* the write transaction (SQ
 workers therefore never apply events to diverging states. Readers replay the log; a
 per-process cache keeps the last state and applies only newer rows.
 
-The table lives in its own ``MetaData`` and is created on first use (``CREATE TABLE IF NOT
-EXISTS`` semantics), so it does not touch the service's Alembic revision chain; folding it
-into a migration later is a one-file change.
+The table is created by the Alembic migration ``0003_market_events`` (applied by
+:meth:`Database.connect`, as every other table); it is declared here in its own
+``MetaData`` for the queries.
 """
 
 from __future__ import annotations
@@ -38,29 +38,12 @@ market_events = Table(
 )
 
 _LOCK_ID = 0x4D4B5456  # "MKTV": serialises market writers on PostgreSQL
-_ready: set[str] = set()
-_ready_lock = threading.Lock()
-
-
-def ensure_tables(db: Database) -> None:
-    """Create the market table if it is missing (once per process and database)."""
-    if db.url in _ready:
-        return
-    with _ready_lock:
-        if db.url in _ready:
-            return
-        try:
-            metadata.create_all(db.engine, checkfirst=True)
-        except Exception:  # a concurrent worker created it first
-            metadata.create_all(db.engine, checkfirst=True)
-        _ready.add(db.url)
 
 
 class MarketStore:
     """The market of one database: replayed state plus appends."""
 
     def __init__(self, db: Database) -> None:
-        ensure_tables(db)
         self.db = db
         self._lock = threading.Lock()
         self._state = MarketState()
