@@ -196,3 +196,55 @@ def test_an_unreachable_exchange_is_unavailable(h200_record: dict[str, Any]) -> 
 
     with pytest.raises(Unavailable, match="cannot reach the exchange"):
         upload(h200_record, url="http://127.0.0.1:9", key="k")
+
+
+def test_offer_lists_and_gets_show_verified_with_the_date(
+    exchange: Exchange, h200_record: dict[str, Any]
+) -> None:
+    verified_id = _offer(exchange, "H200")
+    unverified_id = _offer(exchange, "H100")
+    theirs_id = _offer(exchange, "H200", who="other_seller")
+    listed = {o["id"]: o for o in exchange.get("/offers")["items"]}
+    assert not any(o["verified"] for o in listed.values())
+    assert all(o["verified_at"] is None for o in listed.values())
+
+    upload(h200_record, url=BASE, key=exchange.keys["seller"], transport=exchange.transport)
+    listed = {o["id"]: o for o in exchange.get("/offers?limit=10")["items"]}
+    assert listed[verified_id]["verified"] is True
+    assert listed[verified_id]["verified_at"].startswith(h200_record["created_at"][:19])
+    assert listed[unverified_id]["verified"] is False
+    assert listed[theirs_id]["verified"] is False and listed[theirs_id]["verified_at"] is None
+    one = exchange.get(f"/offers/{verified_id}")
+    assert one["verified"] is True and one["verified_at"] == listed[verified_id]["verified_at"]
+    assert exchange.get(f"/offers/{unverified_id}")["verified"] is False
+    # A new offer of a verified model shows it at once.
+    fresh = exchange.client.post(
+        "/offers",
+        json={"site": "guian", "gpu": "H200", "count": 8, "price_cny_per_gpu_hour": 18.0},
+        headers={"Authorization": f"Bearer {exchange.keys['seller']}"},
+    )
+    assert fresh.status_code == 201 and fresh.json()["verified"] is True
+
+
+def test_an_offer_page_costs_one_verification_query(
+    exchange: Exchange, h200_record: dict[str, Any]
+) -> None:
+    from sqlalchemy import event
+
+    for _ in range(6):
+        _offer(exchange, "H200")
+        _offer(exchange, "H200", who="other_seller")
+    upload(h200_record, url=BASE, key=exchange.keys["seller"], transport=exchange.transport)
+    engine = exchange.client.app.state.db.engine  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        statements.append(sql)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        page = exchange.get("/offers?limit=50")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert sum(o["verified"] for o in page["items"]) == 6
+    assert sum("verifications" in sql for sql in statements) == 1

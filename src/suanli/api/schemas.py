@@ -105,6 +105,12 @@ class OfferOut(Output):
     version: int
     created_at: datetime
     updated_at: datetime
+    verified: bool = Field(
+        False, description="the seller's probe record verified every GPU of this model"
+    )
+    verified_at: datetime | None = Field(
+        None, description="when the probe of that (newest verifying) record ran"
+    )
 
 
 # --- requests ---------------------------------------------------------------------------

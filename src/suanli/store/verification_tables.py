@@ -9,6 +9,7 @@ the verdict ``verified``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -116,3 +117,29 @@ def latest_verified(session: Session, seller: str, gpu: str) -> Verification | N
         if item and item.get("verified"):
             return row
     return None
+
+
+def verified_since(
+    session: Session, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], datetime]:
+    """For each (seller, GPU model) that has one: when the probe ran for the newest record in
+    which every GPU of that model was verified (as :func:`latest_verified`), for a whole
+    page of offers in **one** query (the newest ``200`` records per seller are considered).
+    """
+    wanted = set(pairs)
+    sellers = sorted({seller for seller, _ in wanted})
+    if not sellers:
+        return {}
+    rows = session.execute(
+        select(Verification.seller, Verification.summary, Verification.created_at)
+        .where(Verification.seller.in_(sellers))
+        .order_by(Verification.created_at.desc(), Verification.id.desc())
+        .limit(200 * len(sellers))
+    )
+    found: dict[tuple[str, str], datetime] = {}
+    for seller, summary, created_at in rows:
+        for gpu, item in (summary or {}).items():
+            pair = (seller, gpu)
+            if pair in wanted and pair not in found and item.get("verified"):
+                found[pair] = created_at
+    return found

@@ -8,6 +8,7 @@ another seller's); the operator may change any. Updates carry the version that w
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -18,8 +19,40 @@ from suanli.api.filters import condition, parse_filter
 from suanli.api.idempotency import post
 from suanli.api.routes._common import AUTH_RESPONSES, PathId, dump
 from suanli.api.schemas import OfferIn, OfferOut, OfferPatch, OfferWithdraw, Page
+from suanli.errors import NotFound
 from suanli.store import offers as repo
 from suanli.store.offers import Condition
+
+
+@cache
+def _catalog_name(name: str) -> str:
+    """The catalog's name of a GPU model (probe records are summarised by it)."""
+    from suanli.catalog import gpu
+
+    try:
+        return gpu(name).name
+    except NotFound:
+        return name
+
+
+def _verified(session: Any, offers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``offers`` (JSON-ready) with ``verified`` and ``verified_at`` from the sellers'
+    probe records: one query for the whole list."""
+    from suanli.store.orders import iso
+    from suanli.store.verification_tables import verified_since
+
+    pairs = [(o["seller"], _catalog_name(o["gpu"])) for o in offers]
+    since = verified_since(session, pairs)
+    for offer, pair in zip(offers, pairs, strict=True):
+        at = since.get(pair)
+        offer["verified"] = at is not None
+        offer["verified_at"] = iso(at)
+    return offers
+
+
+def _one(session: Any, row: Any) -> dict[str, Any]:
+    return _verified(session, [dump(OfferOut, row)])[0]
+
 
 router = APIRouter(prefix="/offers", tags=["offers"], responses=AUTH_RESPONSES)
 
@@ -68,7 +101,7 @@ def list_offers(
         rows, total = repo.search_offers(
             session, conditions, limit=paging.limit, offset=paging.offset, sort=sort
         )
-        items = [dump(OfferOut, row) for row in rows]
+        items = _verified(session, [dump(OfferOut, row) for row in rows])
     return paging.wrap(list(items), total)
 
 
@@ -83,7 +116,7 @@ async def create_offer(
     fields = body.model_dump(mode="json")
 
     def action(session: Any) -> tuple[int, dict[str, Any]]:
-        return 201, repo.insert_offer(session, caller.tenant, fields)
+        return 201, _verified(session, [repo.insert_offer(session, caller.tenant, fields)])[0]
 
     return await post(request, db, caller, fields, action)
 
@@ -94,7 +127,7 @@ def get_offer(
 ) -> dict[str, Any]:
     """One offer by id."""
     with db.read() as session:
-        return dump(OfferOut, repo.get_offer(session, offer_id))
+        return _one(session, repo.get_offer(session, offer_id))
 
 
 @router.patch("/{offer_id}", response_model=OfferOut, responses={409: {"description": "stale"}})
@@ -112,7 +145,7 @@ def update_offer(
     }
     with db.write() as session:
         offer = repo.update_offer(session, caller, offer_id, body.version, changes)
-        return dump(OfferOut, offer)
+        return _one(session, offer)
 
 
 @router.post(
@@ -132,6 +165,6 @@ async def withdraw_offer(
 
     def action(session: Any) -> tuple[int, dict[str, Any]]:
         offer = repo.withdraw_offer(session, caller, offer_id, body.gpus, body.version)
-        return 200, dump(OfferOut, offer)
+        return 200, _one(session, offer)
 
     return await post(request, db, caller, fields, action)
