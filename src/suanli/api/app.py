@@ -18,6 +18,8 @@ from suanli.api import errors
 from suanli.api.metrics import Metrics, MetricsMiddleware
 from suanli.store.db import Database
 
+GIL_SWITCH_INTERVAL_S = 0.0005
+
 DESCRIPTION = """\
 Suanli (算力) exchange: sellers list idle GPUs (offers), buyers ask in outcome terms
 (requests), get priced previews (quotes) and commit them (orders -> leases and fills).
@@ -83,8 +85,13 @@ def app_from_env() -> FastAPI:
     """Uvicorn factory: the app on ``$SUANLI_DATABASE_URL`` (set by ``suanli serve``), with
     structured logs at ``$SUANLI_LOG_LEVEL``."""
     import os
+    import sys
 
     from suanli.api.metrics import configure_logging
 
     configure_logging(os.environ.get("SUANLI_LOG_LEVEL", "INFO"))
+    # The SQLite writer thread holds the cross-process write lock while it runs a batch;
+    # with Python's 5 ms GIL switch interval it could wait that long for the GIL behind the
+    # event loop, and the other workers with it (see suanli.api.groupcommit).
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     return create_app()

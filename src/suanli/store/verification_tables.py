@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Index, Integer, String, select
+from sqlalchemy import JSON, ColumnElement, Index, Integer, Select, String, Table, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from suanli.errors import NotFound
@@ -119,6 +119,21 @@ def latest_verified(session: Session, seller: str, gpu: str) -> Verification | N
     return None
 
 
+_VERIFICATIONS = cast(Table, Verification.__table__)
+
+
+def _newest_first(where: ColumnElement[bool]) -> Select[Any]:
+    table = _VERIFICATIONS
+    return (
+        select(table.c.seller, table.c.summary, table.c.created_at)
+        .where(where)
+        .order_by(table.c.created_at.desc(), table.c.id.desc())
+    )
+
+
+_ONE_SELLER = _newest_first(_VERIFICATIONS.c.seller == bindparam("seller")).limit(200)
+
+
 def verified_since(
     session: Session, pairs: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], datetime]:
@@ -130,12 +145,15 @@ def verified_since(
     sellers = sorted({seller for seller, _ in wanted})
     if not sellers:
         return {}
-    rows = session.execute(
-        select(Verification.seller, Verification.summary, Verification.created_at)
-        .where(Verification.seller.in_(sellers))
-        .order_by(Verification.created_at.desc(), Verification.id.desc())
-        .limit(200 * len(sellers))
-    )
+    # Core statements on the connection (the ORM's per-statement overhead was most of the
+    # cost of this small read, which also runs inside offer writes); the one-seller case
+    # (a new offer, one offer, a seller's own list) is built once and reused.
+    if len(sellers) == 1:
+        rows = session.connection().execute(_ONE_SELLER, {"seller": sellers[0]})
+    else:
+        rows = session.connection().execute(
+            _newest_first(_VERIFICATIONS.c.seller.in_(sellers)).limit(200 * len(sellers))
+        )
     found: dict[tuple[str, str], datetime] = {}
     for seller, summary, created_at in rows:
         for gpu, item in (summary or {}).items():

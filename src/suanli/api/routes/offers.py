@@ -118,7 +118,8 @@ async def create_offer(
     def action(session: Any) -> tuple[int, dict[str, Any]]:
         return 201, _verified(session, [repo.insert_offer(session, caller.tenant, fields)])[0]
 
-    return await post(request, db, caller, fields, action)
+    # lean: insert_offer is SQLAlchemy Core and adds no ORM objects.
+    return await post(request, db, caller, fields, action, lean=True)
 
 
 @router.get("/{offer_id}", response_model=OfferOut)
