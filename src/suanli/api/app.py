@@ -92,6 +92,9 @@ def app_from_env() -> FastAPI:
     configure_logging(os.environ.get("SUANLI_LOG_LEVEL", "INFO"))
     # The SQLite writer thread holds the cross-process write lock while it runs a batch;
     # with Python's 5 ms GIL switch interval it could wait that long for the GIL behind the
-    # event loop, and the other workers with it (see suanli.api.groupcommit).
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-    return create_app()
+    # event loop, and the other workers with it (see suanli.api.groupcommit). PostgreSQL
+    # writes run in the thread pool instead, where a shorter interval only adds switches.
+    app = create_app()
+    if app.state.db.is_sqlite:
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    return app
