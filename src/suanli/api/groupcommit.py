@@ -28,7 +28,6 @@ Python's 5 ms, which took offer writes from ~950 to ~1,700/s on 2 cores.
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
@@ -136,13 +135,13 @@ def _in_savepoint(cursor: Any, session: Session, work: Work) -> Any:
     return result
 
 
-_COMMITTERS: weakref.WeakKeyDictionary[Database, GroupCommitter[Any]] = weakref.WeakKeyDictionary()
-
-
 def committer(db: Database) -> GroupCommitter[Any]:
     """The group committer of ``db`` on the running event loop."""
     loop = asyncio.get_running_loop()
-    current = _COMMITTERS.get(db)
+    # Kept on the Database itself, so it goes with it (its idle writer thread exits when
+    # the executor is collected).
+    current: GroupCommitter[Any] | None = db.__dict__.get("_group_committer")
     if current is None or current.loop is not loop:
-        current = _COMMITTERS[db] = GroupCommitter(db, loop)
+        current = GroupCommitter(db, loop)
+        db.__dict__["_group_committer"] = current
     return current
