@@ -69,8 +69,13 @@ def bench_placement(
 
     print_json(
         run_benchmark(
-            sites, requests, seed=seed, types_per_site=types_per_site,
-            milp_max_requests=milp_max, milp_time_limit_s=milp_time_limit, china=china,
+            sites,
+            requests,
+            seed=seed,
+            types_per_site=types_per_site,
+            milp_max_requests=milp_max,
+            milp_time_limit_s=milp_time_limit,
+            china=china,
         )
     )
 
