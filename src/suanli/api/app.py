@@ -19,6 +19,7 @@ from suanli.api.metrics import Metrics, MetricsMiddleware
 from suanli.store.db import Database
 
 GIL_SWITCH_INTERVAL_S = 0.0005
+CLEAR_ENV = "SUANLI_CLEAR_EVERY_S"  # set by `suanli serve --clear-every`
 
 DESCRIPTION = """\
 Suanli (算力) exchange: sellers list idle GPUs (offers), buyers ask in outcome terms
@@ -49,15 +50,27 @@ def _routers() -> list[APIRouter]:
     return routers
 
 
-def create_app(database_url: str | None = None) -> FastAPI:
+def create_app(database_url: str | None = None, *, clear_every_s: float = 0.0) -> FastAPI:
     """The exchange on ``database_url`` (else ``$SUANLI_DATABASE_URL``, else the default
-    SQLite file), with migrations applied."""
+    SQLite file), with migrations applied. With ``clear_every_s > 0`` the market clears by
+    itself once per period (:mod:`suanli.api.scheduler`)."""
     db = Database.connect(database_url)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        db.dispose()
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if clear_every_s > 0:
+            import asyncio
+
+            from suanli.api.scheduler import clear_periodically
+
+            task = asyncio.create_task(clear_periodically(app_, clear_every_s))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+            db.dispose()
 
     from suanli import __version__
 
@@ -94,7 +107,7 @@ def app_from_env() -> FastAPI:
     # with Python's 5 ms GIL switch interval it could wait that long for the GIL behind the
     # event loop, and the other workers with it (see suanli.api.groupcommit). PostgreSQL
     # writes run in the thread pool instead, where a shorter interval only adds switches.
-    app = create_app()
+    app = create_app(clear_every_s=float(os.environ.get(CLEAR_ENV, "0") or 0))
     if app.state.db.is_sqlite:
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     return app

@@ -22,6 +22,9 @@ def serve(
     ),
     log_level: str = typer.Option("info", help="debug, info, warning or error"),
     access_log: bool = typer.Option(True, help="one JSON line per request"),
+    clear_every: float = typer.Option(
+        60.0, min=0.0, help="seconds between the market's call-auction rounds (0: only on demand)"
+    ),
 ) -> None:
     """Run the exchange on HOST:PORT (migrations are applied first)."""
     import uvicorn
@@ -34,9 +37,13 @@ def serve(
     os.environ[ENV_URL] = db.url
     db.dispose()
     os.environ["SUANLI_LOG_LEVEL"] = log_level.upper() if access_log else "WARNING"
+    from suanli.api.app import CLEAR_ENV
+
+    os.environ[CLEAR_ENV] = str(clear_every)
     from suanli.cli.common import err_console
 
-    err_console.print(f"suanli: serving on http://{host}:{port} ({workers} worker(s))")
+    rounds = f"market clears every {clear_every:g} s" if clear_every else "clearing on demand"
+    err_console.print(f"suanli: serving on http://{host}:{port} ({workers} worker(s), {rounds})")
     uvicorn.run(
         "suanli.api.app:app_from_env",
         factory=True,

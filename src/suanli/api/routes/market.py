@@ -34,14 +34,19 @@ def now_h() -> float:
     return time.time() / 3600.0
 
 
-def store(request: Request) -> MarketStore:
+def store_for(app: Any) -> MarketStore:
     """The app's market store (made on first use)."""
-    found: MarketStore | None = getattr(request.app.state, "market_store", None)
+    found: MarketStore | None = getattr(app.state, "market_store", None)
     if found is None:
-        db: Database = request.app.state.db
+        db: Database = app.state.db
         found = MarketStore(db)
-        request.app.state.market_store = found
+        app.state.market_store = found
     return found
+
+
+def store(request: Request) -> MarketStore:
+    """The requesting app's market store (a FastAPI dependency)."""
+    return store_for(request.app)
 
 
 StoreDep = Annotated[MarketStore, Depends(store)]
