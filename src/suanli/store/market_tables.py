@@ -84,17 +84,24 @@ class MarketStore:
         )
         return new_state
 
-    def service_fills(self) -> list[dict[str, Any]]:
-        """The service's own fills (direct orders on offers), for the price index."""
+    def service_fills(
+        self, *, gpu: str | None = None, since: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """The service's own fills (direct orders on offers), for the price index; only
+        those of ``gpu`` (a canonical catalog name) and made at or after ``since`` when given,
+        filtered in the database."""
         from suanli.store.models import Fill as FillRow
         from suanli.store.models import Lease as LeaseRow
 
+        query = select(FillRow, LeaseRow.hours).join(
+            LeaseRow, LeaseRow.id == FillRow.lease_id, isouter=True
+        )
+        if gpu is not None:
+            query = query.where(FillRow.gpu == gpu)
+        if since is not None:
+            query = query.where(FillRow.created_at >= since)
         with self.db.read() as session:
-            rows = session.execute(
-                select(FillRow, LeaseRow.hours).join(
-                    LeaseRow, LeaseRow.id == FillRow.lease_id, isouter=True
-                )
-            ).all()
+            rows = session.execute(query).all()
             # Read the rows while the session is open: they expire when it commits.
             out = []
             for fill, hours in rows:

@@ -258,12 +258,25 @@ def price_index(
     hub: Annotated[str | None, Query(max_length=100)] = None,
     period: Annotated[str, Query(pattern="^(hour|day)$")] = "hour",
     pricing: Annotated[str, Query(pattern="^(on-demand|interruptible|reserved)$")] = "on-demand",
+    days: Annotated[
+        float | None, Query(gt=0, le=3650, description="look-back; default 7 (hour), 90 (day)")
+    ] = None,
 ) -> dict[str, Any]:
     """The GPU rental price index (public): GPU-hour-weighted 10%-trimmed mean per period of
-    the exchange's fills (call-auction fills and direct orders), never mixing pricing types."""
-    from suanli.market.index import index_document
+    the exchange's fills (call-auction fills and direct orders), never mixing pricing types.
+    Only fills of the look-back window are read, so the cost does not grow with history."""
+    from datetime import UTC, datetime
 
+    from suanli.market.index import index_document
+    from suanli.market.orders import resolve_gpu
+
+    canonical = resolve_gpu(gpu)
+    now = now_h()
+    since_h = now - 24.0 * (days if days is not None else (7.0 if period == "hour" else 90.0))
+    auction = [f for f in market.state().fills if f.cleared_at_h >= since_h]
+    direct = market.service_fills(
+        gpu=canonical, since=datetime.fromtimestamp(since_h * 3600.0, tz=UTC)
+    )
     return index_document(
-        market.state().fills, market.service_fills(), gpu=gpu, hub=hub, period=period,
-        pricing=pricing, now_h=now_h(),
-    )  # fmt: skip
+        auction, direct, gpu=gpu, hub=hub, period=period, pricing=pricing, now_h=now
+    )
