@@ -20,8 +20,8 @@ from suanli.perf.sizing import (
     ServeRequest,
     Sizing,
     size,
-    workload_from_means,
 )
+from suanli.perf.workload import workload_from_means
 
 PRICES = catalog.reference_prices()
 SOME_GPUS = [catalog.gpu(n) for n in ("H100-SXM", "H20", "L20", "A800-SXM-80GB")]

@@ -35,14 +35,8 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from suanli.catalog.gpus import Gpu
 from suanli.catalog.hf_config import ModelArch
 from suanli.perf import TP_DEGREES
-from suanli.perf.sizing import (
-    COARSE_BINS,
-    Candidate,
-    Config,
-    ServeRequest,
-    configure,
-    workload_from_arrays,
-)
+from suanli.perf.sizing import Candidate, Config, ServeRequest, configure
+from suanli.perf.workload import COARSE_BINS, workload_from_arrays
 
 PROMPT_EDGES = (512, 2048)  # prompt-length bucket boundaries, tokens
 OUTPUT_EDGES = (128, 512)  # output-length bucket boundaries, tokens
