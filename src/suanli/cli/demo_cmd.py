@@ -58,7 +58,10 @@ def demo_cmd(
 
     console.rule("The exchange: list, ask for an outcome, quote, order, lease")
     database = report.with_suffix(".db")
-    database.unlink(missing_ok=True)  # each demo starts from an empty exchange
+    # Each demo starts from an empty exchange; a stale -wal/-shm beside a new file would be
+    # replayed into it, so they go too.
+    for leftover in (database, *(database.with_name(database.name + s) for s in ("-wal", "-shm"))):
+        leftover.unlink(missing_ok=True)
     show_exchange_demo(run_exchange_demo(database.resolve()))
     console.print(
         f"\nSimulated {result.days:g} days in {result.elapsed_s:.1f} s. "
