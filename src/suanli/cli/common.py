@@ -13,8 +13,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+# soft_wrap: a message is one line whatever the width; a terminal may fold it, Rich never does.
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def to_jsonable(value: Any) -> Any:
