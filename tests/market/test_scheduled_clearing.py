@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import time
-import warnings
 from pathlib import Path
+
+import httpx
 
 from suanli.api.app import create_app
 from suanli.api.scheduler import clear_if_due, period_name
 from suanli.store import Database, create_key
-
-with warnings.catch_warnings():  # starlette warns about httpx at import; nothing to fix here
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
+from tests.conftest import in_process
 
 
 def _order(side: str, price: float, offer_id: int | None = None) -> dict[str, object]:
@@ -22,7 +20,7 @@ def _order(side: str, price: float, offer_id: int | None = None) -> dict[str, ob
             "quantity_gpus": 8, **({"offer_id": offer_id} if offer_id else {})}  # fmt: skip
 
 
-def _offer(client: TestClient, seller: str) -> int:
+def _offer(client: httpx.Client, seller: str) -> int:
     body = {"site": "zhongwei", "gpu": "H100", "count": 8, "price_cny_per_gpu_hour": 8.0}
     r = client.post("/offers", json=body, headers={"Authorization": f"Bearer {seller}"})
     assert r.status_code == 201, r.text
@@ -43,7 +41,7 @@ def _keys(url: str) -> tuple[str, str]:
 def test_background_rounds_fill_crossing_orders(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'x.db'}"
     seller, buyer = _keys(url)
-    with TestClient(create_app(url, clear_every_s=0.2)) as client:
+    with in_process(create_app(url, clear_every_s=0.2)) as client:
         offer = _offer(client, seller)
         for key, order in ((seller, _order("ask", 8.0, offer)), (buyer, _order("bid", 12.0))):
             r = client.post(
@@ -64,7 +62,7 @@ def test_one_round_per_period_however_often_it_is_asked(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'x.db'}"
     seller, buyer = _keys(url)
     app = create_app(url)  # no background loop: rounds are driven by hand here
-    with TestClient(app) as client:
+    with in_process(app) as client:
         assert clear_if_due(app, "every-60s:1") == 0  # an empty book still has its round
         assert clear_if_due(app, "every-60s:1") is None  # this period already cleared
         offer = _offer(client, seller)
