@@ -193,6 +193,19 @@ def book_page(
     return [order_to_dict(r) for r in rows], int(total)
 
 
+def open_orders(session: Session) -> list[Order]:
+    """The resting book as core orders (remaining quantities), in arrival order."""
+    rows = session.scalars(
+        select(MarketOrderRow).where(MarketOrderRow.status == "open").order_by(MarketOrderRow.id)
+    )
+    return [_core(r) for r in rows]
+
+
+def _core(r: MarketOrderRow) -> Order:
+    return Order(str(r.id), Side(r.side), _instrument(r), r.account, r.price_fen_per_gpu_hour,
+                 r.remaining_gpus, r.all_or_nothing, r.priority, r.id)  # fmt: skip
+
+
 def _lock_rounds(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _ROUND_LOCK})
@@ -218,11 +231,7 @@ def run_round(
         query = query.with_for_update()
     rows = list(session.scalars(query.order_by(MarketOrderRow.id)))
     by_id = {str(r.id): r for r in rows}
-    orders = [
-        Order(str(r.id), Side(r.side), _instrument(r), r.account, r.price_fen_per_gpu_hour,
-              r.remaining_gpus, r.all_or_nothing, r.priority, r.id)
-        for r in rows
-    ]  # fmt: skip
+    orders = [_core(r) for r in rows]
     result = clear(orders, at_h=at)
     fills = list(result.fills)
     _write_fills(session, fills, by_id, round_row.id)
