@@ -38,7 +38,7 @@ from suanli import catalog
 from suanli.catalog.traces import Trace, builtin_trace
 from suanli.errors import SuanliError
 from suanli.perf.queueing import ReplicaLoad, TtftEstimate, replica_capacity_rps, ttft
-from suanli.perf.sizing import Candidate, ServeRequest, request_workload
+from suanli.perf.sizing import Candidate, ServeRequest, candidates, request_workload
 from suanli.perf.workload import Workload as LengthStats
 from suanli.sim.scenario import GivenProfile, ServedWorkload
 
@@ -124,6 +124,7 @@ def _from_candidate(cand: Candidate) -> _Replica | None:
     if cand.rejection is not None or cand.max_batch < 1:
         return None
     arch, gpu, tp, precision = cand.arch, cand.gpu, cand.tp, cand.precision
+    kv = cand.kv_precision
     context = cand.workload.decode_context
     return _Replica(
         gpu=cand.gpu.name,
@@ -132,11 +133,16 @@ def _from_candidate(cand: Candidate) -> _Replica | None:
         capacity_rps=cand.capacity_rps,
         tpot_s=cand.tpot_s,
         step=lambda b: (
-            decode_step(arch, gpu, batch=b, context=context, tp=tp, precision=precision).step_ms
+            decode_step(
+                arch, gpu, batch=b, context=context, tp=tp, precision=precision, kv_precision=kv
+            ).step_ms
             / 1e3
         ),
         prefill=lambda p: (
-            prefill(arch, gpu, prompt_tokens=p, tp=tp, precision=precision).prefill_ms / 1e3
+            prefill(
+                arch, gpu, prompt_tokens=p, tp=tp, precision=precision, kv_precision=kv
+            ).prefill_ms
+            / 1e3
         ),
         stats=cand.workload,
         ttft_at=lambda rate: cand.ttft_at(rate, PERCENTILE / 100.0),
@@ -288,13 +294,11 @@ def build_profile(
     arch = load_model(work.model)
     gpu = catalog.gpu(gpu_name)
     best: ServiceProfile | None = None
-    for tp in (1, 2, 4, 8):
-        try:
-            cand = Candidate(
-                arch, gpu, tp, stats, precision=request.precision, tpot_target_ms=work.tpot_p95_ms
-            )
-        except SuanliError:
-            continue
+    try:
+        cands = candidates(arch, [gpu], stats, request)
+    except SuanliError:
+        return None
+    for cand in cands:
         rep = _from_candidate(cand)
         if rep is None:
             continue
