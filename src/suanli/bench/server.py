@@ -30,10 +30,16 @@ class ServerProcess:
     """``with ServerProcess(url, workers=2) as server: httpx.get(server.url + "/healthz")``."""
 
     def __init__(
-        self, database_url: str, *, workers: int = 1, startup_timeout_s: float = 60.0
+        self,
+        database_url: str,
+        *,
+        workers: int = 1,
+        startup_timeout_s: float = 60.0,
+        clear_every_s: float | None = None,
     ) -> None:
         self.database_url = database_url
         self.workers = workers
+        self.clear_every_s = clear_every_s  # None: serve's default
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.startup_timeout_s = startup_timeout_s
@@ -48,6 +54,7 @@ class ServerProcess:
                 "--workers", str(self.workers),
                 "--log-level", "warning",
                 "--no-access-log",
+                *self._clearing_args(),
             ],
             env=env,
             stdout=subprocess.DEVNULL,
@@ -70,6 +77,11 @@ class ServerProcess:
             time.sleep(0.1)
         self.stop()
         raise Unavailable(f"suanli serve did not answer within {self.startup_timeout_s} s")
+
+    def _clearing_args(self) -> tuple[str, ...]:
+        if self.clear_every_s is None:
+            return ()
+        return ("--clear-every", f"{self.clear_every_s:g}")
 
     def stop(self) -> None:
         """Stop the server and all its workers."""
