@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from suanli.api.app import create_app
+from suanli.app import create_app
 from suanli.client import ExchangeClient, InProcessTransport
 from suanli.errors import (
     ERRORS_BY_CODE,

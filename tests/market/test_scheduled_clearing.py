@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from suanli.api.app import create_app
 from suanli.api.scheduler import clear_if_due
+from suanli.app import create_app
 from suanli.store import Database, create_key
 from tests.conftest import in_process
 
