@@ -4,3 +4,5 @@
 dashboard's); ``suanli.api.deps`` holds the shared state and the dependencies routers use
 (``DatabaseDep``, ``MetricsDep``, ``get_caller``, ``require_roles``, paging).
 """
+
+__all__: list[str] = []  # import the modules: deps, errors, routes.*

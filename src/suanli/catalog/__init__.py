@@ -5,6 +5,7 @@ unknown name raises :class:`~suanli.errors.NotFound` listing the closest matches
 """
 
 from suanli.catalog.geography import City, Site, cities, city, place, site, sites
+from suanli.catalog._lookup import normalise
 from suanli.catalog.gpus import Gpu, gpu, gpus
 from suanli.catalog.models import ModelArch, load_hf_config, model, models
 from suanli.catalog.prices import RentalPrice, reference_price, reference_prices, rental_prices
@@ -22,6 +23,7 @@ __all__ = [
     "load_hf_config",
     "model",
     "models",
+    "normalise",
     "place",
     "reference_price",
     "reference_prices",
