@@ -83,7 +83,7 @@ def create_app(database_url: str | None = None, *, clear_every_s: float = 0.0) -
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    SharedState(db=db, metrics=Metrics()).install(app)
+    SharedState(db=db, metrics=Metrics(), clear_every_s=clear_every_s).install(app)
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -3,7 +3,7 @@
 :class:`SharedState` is what every request of one app shares (the database, the metrics,
 the key cache, the dashboard's aggregate cache); :func:`suanli.app.create_app` creates it
 once and routers reach each part through an ``Annotated`` dependency (``DatabaseDep``,
-``MetricsDep``, ``AggregateCacheDep``). For a new router::
+``MetricsDep``, ``AggregateCacheDep``, ``ClearEveryDep``). For a new router::
 
     from fastapi import APIRouter, Depends
     from suanli.api.deps import Caller, DatabaseDep, get_caller, require_roles
@@ -39,6 +39,7 @@ __all__ = [
     "AggregateCache",
     "AggregateCacheDep",
     "Caller",
+    "ClearEveryDep",
     "DatabaseDep",
     "MetricsDep",
     "PageParams",
@@ -64,6 +65,7 @@ class SharedState:
 
     db: Database
     metrics: Metrics
+    clear_every_s: float = 0.0  # the market's clearing period (0: on demand only)
     key_cache: dict[str, tuple[Caller, float]] = field(default_factory=dict)
     aggregates: AggregateCache = field(default_factory=dict)
 
@@ -71,6 +73,7 @@ class SharedState:
         """Put each part on ``app.state`` (where the dependencies below read it)."""
         app.state.db = self.db
         app.state.metrics = self.metrics
+        app.state.clear_every_s = self.clear_every_s
         app.state.key_cache = self.key_cache
         app.state.aggregates = self.aggregates
 
@@ -87,6 +90,12 @@ async def get_metrics(request: Request) -> Metrics:
     return metrics
 
 
+async def get_clear_every_s(request: Request) -> float:
+    """Seconds between the market's own clearing rounds (0: only on demand)."""
+    every_s: float = request.app.state.clear_every_s
+    return every_s
+
+
 async def get_aggregate_cache(request: Request) -> AggregateCache:
     """The app's cache of dashboard aggregates."""
     cache: AggregateCache = request.app.state.aggregates
@@ -96,6 +105,7 @@ async def get_aggregate_cache(request: Request) -> AggregateCache:
 DatabaseDep = Annotated[Database, Depends(get_database)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 AggregateCacheDep = Annotated[AggregateCache, Depends(get_aggregate_cache)]
+ClearEveryDep = Annotated[float, Depends(get_clear_every_s)]
 
 
 def _presented_key(request: Request) -> str | None:
