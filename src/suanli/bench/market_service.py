@@ -99,7 +99,7 @@ def _start(url: str) -> dict[str, float]:
     """Seconds from ``create_app`` to the first answered request and one clearing round."""
     import httpx
 
-    from suanli.api.app import create_app
+    from suanli.app import create_app
     from suanli.client import InProcessTransport
     from suanli.store import create_key
 
