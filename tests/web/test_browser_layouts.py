@@ -252,8 +252,7 @@ def test_sort_headers_are_buttons_with_aria_sort(browser: Any, live_server: Live
     wait_for(
         browser,
         lambda d: (
-            css(d, "#offers-table th[data-sort=count]")[0].get_attribute("aria-sort")
-            == "ascending"
+            css(d, "#offers-table th[data-sort=count]")[0].get_attribute("aria-sort") == "ascending"
         ),
         "sorted by GPUs",
     )
