@@ -25,8 +25,9 @@ from suanli.errors import Conflict, NotFound
 from suanli.market.ledger import PLATFORM_FEES, fee_fen
 from suanli.market.orders import fen
 from suanli.market.rules import MarketRules
+from suanli.store import lifecycle
 from suanli.store.keys import Caller
-from suanli.store.models import Lease, LedgerEntryRow, Offer, utcnow
+from suanli.store.models import Lease, LedgerEntryRow, Offer, Order, utcnow
 
 LIVE = ("pending", "active")
 RULES = MarketRules()
@@ -84,6 +85,16 @@ def _bill(session: Session, lease: Lease, until: datetime) -> int:
     return due
 
 
+def _follow(session: Session, leases: list[Lease]) -> None:
+    """Move the requests these leases were ordered for (see :mod:`suanli.store.lifecycle`)."""
+    order_ids = {lease.order_id for lease in leases}
+    if not order_ids:
+        return
+    session.flush()
+    request_ids = session.scalars(select(Order.request_id).where(Order.id.in_(order_ids))).all()
+    lifecycle.refresh(session, request_ids)
+
+
 def _finish(session: Session, lease: Lease, status: str, at: datetime) -> None:
     """Meter ``lease`` up to ``at``, close it and give its GPUs back to its offer."""
     if lease.status == "active":
@@ -114,7 +125,7 @@ def activate(session: Session, caller: Caller, lease_id: int) -> Lease:
     if lease.status != "pending":
         raise Conflict(f"lease {lease_id} is {lease.status}", hint="only a pending lease activates")
     lease.status, lease.activated_at = "active", utcnow()
-    session.flush()
+    _follow(session, [lease])
     return lease
 
 
@@ -124,7 +135,7 @@ def release(session: Session, caller: Caller, lease_id: int) -> Lease:
     if lease.status != "active":
         raise Conflict(f"lease {lease_id} is not active", hint="only an active lease can end")
     _finish(session, lease, "ended", utcnow())
-    session.flush()
+    _follow(session, [lease])
     return lease
 
 
@@ -134,7 +145,7 @@ def cancel(session: Session, caller: Caller, lease_id: int) -> Lease:
     if lease.status not in LIVE:
         raise Conflict(f"lease {lease_id} is {lease.status}", hint="it has already ended")
     _finish(session, lease, "cancelled", utcnow())
-    session.flush()
+    _follow(session, [lease])
     return lease
 
 
@@ -148,6 +159,7 @@ def meter(session: Session, at: datetime | None = None) -> dict[str, int]:
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     billed = ended = total = 0
+    finished: list[Lease] = []
     for lease in session.scalars(query):
         due = _bill(session, lease, moment)
         billed += due > 0
@@ -155,7 +167,9 @@ def meter(session: Session, at: datetime | None = None) -> dict[str, int]:
         end = _term_end(lease)
         if end is not None and end <= moment:
             _finish(session, lease, "ended", end)
+            finished.append(lease)
             ended += 1
+    _follow(session, finished)
     session.flush()
     return {"leases_billed": billed, "leases_ended": ended, "billed_fen": total}
 

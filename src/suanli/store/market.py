@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from suanli.errors import Conflict, InvalidRequest, NotFound
 from suanli.market.clearing import clear
 from suanli.market.orders import FEN_PER_CNY, Instrument, Order, Pricing, Side, hub_contains
+from suanli.store import lifecycle
 from suanli.store.keys import Caller
 from suanli.store.models import (
     ClearingRoundRow,
@@ -42,6 +43,7 @@ from suanli.store.models import (
     Lease,
     MarketOrderRow,
     Offer,
+    Request,
     utcnow,
 )
 from suanli.store.models import (
@@ -86,10 +88,24 @@ def _instrument(row: MarketOrderRow) -> Instrument:
 
 
 def place(
-    session: Session, caller: Caller, order: Order, *, offer_id: int | None
+    session: Session,
+    caller: Caller,
+    order: Order,
+    *,
+    offer_id: int | None,
+    request_id: int | None = None,
 ) -> dict[str, Any]:
     """Put a validated core order in the book; an ask reserves ``quantity_gpus`` of the
-    caller's offer ``offer_id`` in the same transaction, or nothing is written."""
+    caller's offer ``offer_id`` in the same transaction, or nothing is written. A bid may
+    be made for one of the buyer's requests (``request_id``), which is then ordered."""
+    if request_id is not None:
+        if order.side is not Side.BID:
+            raise InvalidRequest("only bids are made for a request", field="request_id")
+        found = session.get(Request, request_id)
+        if found is None or found.buyer != caller.tenant:
+            raise NotFound(f"no request {request_id}", context={"request_id": request_id})
+        if found.status in lifecycle.FINAL:
+            raise Conflict(f"request {request_id} is {found.status}", hint="submit it again")
     if order.side is Side.ASK:
         if offer_id is None:
             raise InvalidRequest(
@@ -106,10 +122,11 @@ def place(
         hub=inst.hub, pricing=inst.pricing.value, start_h=inst.start_h, end_h=inst.end_h,
         price_fen_per_gpu_hour=order.price_fen_per_gpu_hour, quantity_gpus=order.quantity_gpus,
         remaining_gpus=order.quantity_gpus, all_or_nothing=order.all_or_nothing,
-        priority=order.priority, status="open", created_at=utcnow(),
+        priority=order.priority, status="open", created_at=utcnow(), request_id=request_id,
     )  # fmt: skip
     session.add(row)
     session.flush()
+    lifecycle.refresh(session, [request_id])
     return order_to_dict(row)
 
 
@@ -176,6 +193,7 @@ def cancel(session: Session, caller: Caller, order_id: int) -> dict[str, Any]:
     if row.side == Side.ASK.value:
         _release_reservation(session, row.offer_id, int(done[0]))
     session.refresh(row)
+    lifecycle.refresh(session, [row.request_id])
     return order_to_dict(row)
 
 
@@ -250,6 +268,8 @@ def run_round(
     round_row.fills = len(fills)
     round_row.volume_gpus = result.volume_gpus
     session.flush()
+    lifecycle.refresh(session, [by_id[f.bid_id].request_id for f in fills])
+    lifecycle.expire(session)
     return {
         "round": round_row.id,
         "period": period,
@@ -278,12 +298,18 @@ def _expire(session: Session, at_h: float) -> None:
         update(MarketOrderRow)
         .where(MarketOrderRow.status == "open", MarketOrderRow.end_h <= at_h)
         .values(status="expired")
-        .returning(MarketOrderRow.side, MarketOrderRow.offer_id, MarketOrderRow.remaining_gpus)
+        .returning(
+            MarketOrderRow.side,
+            MarketOrderRow.offer_id,
+            MarketOrderRow.remaining_gpus,
+            MarketOrderRow.request_id,
+        )
         .execution_options(synchronize_session=False)
     ).all()
-    for side, offer_id, remaining in sorted(expired, key=lambda r: r[1] or 0):
+    for side, offer_id, remaining, _ in sorted(expired, key=lambda r: r[1] or 0):
         if side == Side.ASK.value:
             _release_reservation(session, offer_id, int(remaining))
+    lifecycle.refresh(session, [r[3] for r in expired])
 
 
 def _write_fills(
@@ -302,7 +328,12 @@ def _write_fills(
     for f in fills:
         if f.bid_id not in per_bid:
             per_bid[f.bid_id] = OrderRow(
-                buyer=f.buyer, status="filled", gpus=0, cost_cny_per_hour=0.0, created_at=now
+                buyer=f.buyer,
+                status="filled",
+                gpus=0,
+                cost_cny_per_hour=0.0,
+                created_at=now,
+                request_id=by_id[f.bid_id].request_id,
             )
         placed = per_bid[f.bid_id]
         placed.gpus += f.gpus

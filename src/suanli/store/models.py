@@ -115,7 +115,9 @@ class Request(Base):
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(200), default="")
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    # submitted -> quoted -> ordered -> active -> ended (or cancelled / expired); see
+    # suanli.store.lifecycle
+    status: Mapped[str] = mapped_column(String(16), default="submitted")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
@@ -241,6 +243,7 @@ class MarketOrderRow(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    request_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
 
 
 class ClearingRoundRow(Base):

@@ -70,6 +70,10 @@ _INSERT_FILL_SQL = (
     " :lease_id, :offer_id, :buyer, :seller, :gpu, :site, :hub, :gpus, :price,"
     " :interruptible, :created_at, 'direct', :pricing)"
 )
+_REQUEST_ACTIVE_SQL = (
+    "UPDATE requests SET status = 'active' WHERE id = :request_id"
+    " AND status NOT IN ('cancelled', 'expired')"
+)
 _PARAM = re.compile(r":([a-z_]+)")
 
 
@@ -149,6 +153,8 @@ def place_order(
                     "hours": hours, "status": "active", "created_at": stamp, "ended_at": None,
                 }
             )  # fmt: skip
+        if request_id is not None:  # its leases are active at once: so is the request
+            cursor.execute(_driver_sql(_REQUEST_ACTIVE_SQL, dialect), {"request_id": request_id})
     finally:
         cursor.close()
     return {

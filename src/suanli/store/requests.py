@@ -24,7 +24,7 @@ def create_request(
     session: Session, caller: Caller, *, kind: str, name: str, spec: dict[str, Any]
 ) -> Request:
     """Store a buyer's request (already validated at the API edge)."""
-    row = Request(buyer=caller.tenant, kind=kind, name=name, spec=spec, status="open")
+    row = Request(buyer=caller.tenant, kind=kind, name=name, spec=spec, status="submitted")
     session.add(row)
     session.flush()
     return row
@@ -59,7 +59,7 @@ def create_quote(
     )
     session.add(row)
     session.flush()
-    if request.status == "open":
+    if request.status == "submitted":
         request.status = "quoted"
     return row
 

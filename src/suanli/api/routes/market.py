@@ -59,6 +59,9 @@ class MarketOrderIn(BaseModel):
     quantity_gpus: int = Field(ge=1, le=1_000_000)
     all_or_nothing: bool = False
     priority: int = Field(default=0, ge=0, le=1000)
+    request_id: int | None = Field(
+        default=None, ge=1, description="bids: the buyer's request this bid is for"
+    )
 
 
 def _ask_defaults(db: Database, body: MarketOrderIn) -> tuple[str, str]:
@@ -103,7 +106,9 @@ def place_order(
     validate(order)
 
     def action(session: Any) -> tuple[int, dict[str, Any]]:
-        return 201, book.place(session, caller, order, offer_id=body.offer_id)
+        return 201, book.place(
+            session, caller, order, offer_id=body.offer_id, request_id=body.request_id
+        )
 
     return run_post(request, db, caller, body.model_dump(mode="json"), action)
 

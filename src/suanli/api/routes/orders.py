@@ -57,7 +57,12 @@ def order_action(body: OrderIn, caller: Caller) -> Callable[[Session], tuple[int
             assert body.items is not None
             items = [(item.offer_id, item.gpus) for item in body.items]
         if request_id is not None:
-            reqrepo.get_request(session, caller, request_id)
+            request = reqrepo.get_request(session, caller, request_id)
+            if request.status in ("cancelled", "expired"):
+                raise Conflict(
+                    f"request {request_id} is {request.status}",
+                    hint="submit the request again",
+                )
         order = repo.place_order(
             session,
             caller,

@@ -95,6 +95,21 @@ def get_request(request_id: PathId, db: DatabaseDep, caller: Caller = READER) ->
         return dump(RequestOut, repo.get_request(session, caller, request_id))
 
 
+@router.post("/requests/{request_id}/cancel", response_model=RequestOut)
+def cancel_request(
+    request_id: PathId, request: Request, db: DatabaseDep, caller: Caller = BUYER
+) -> JSONResponse:
+    """Withdraw a request that holds no lease (its resting bids are cancelled too); one
+    with a pending or active lease is 409 until its leases are released."""
+    from suanli.store import lifecycle
+
+    def action(session: Any) -> tuple[int, dict[str, Any]]:
+        row = repo.get_request(session, caller, request_id)
+        return 200, dump(RequestOut, lifecycle.cancel(session, row))
+
+    return run_post(request, db, caller, {"request_id": request_id}, action)
+
+
 @router.post("/quotes", status_code=201, response_model=QuoteOut)
 def create_quote(
     body: QuoteIn, request: Request, db: DatabaseDep, caller: Caller = BUYER
