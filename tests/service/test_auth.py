@@ -160,6 +160,13 @@ ENDPOINTS = [
         lambda ex, w: None,
     ),
     Endpoint("GET", "/fills", _expect(401, 200, 200, 200, 200, 200)),
+    # request_a holds no lease: its buyer may withdraw it; others are denied or not found.
+    Endpoint(
+        "POST",
+        "/requests/{request_a}/cancel",
+        _expect(401, 403, 403, 200, 404, 403),
+        lambda ex, w: None,
+    ),
 ]
 
 

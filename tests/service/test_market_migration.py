@@ -1,4 +1,5 @@
-"""Migration 0004 moves the market into tables and keeps what a 0003 database held."""
+"""Migration 0004 moves the market into tables and keeps what a 0003 database held; 0005
+renames 'open' requests 'submitted'."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from suanli.store import Database
-from suanli.store.migrate import upgrade
+from suanli.store.migrate import head_revisions, upgrade
 
 
 def _revision(db: Database) -> str:
@@ -21,7 +22,7 @@ def test_a_fresh_database_has_the_market_tables(tmp_path: Path) -> None:
     for table in ("market_orders", "clearing_rounds", "ledger_entries"):
         assert inspector.has_table(table)
     assert "reserved" in {c["name"] for c in inspector.get_columns("offers")}
-    assert _revision(db) == "0004"
+    assert _revision(db) in head_revisions()
     db.dispose()
 
 
@@ -40,15 +41,22 @@ def test_upgrading_from_0003_keeps_offers_and_fills_and_the_old_log(tmp_path: Pa
         )
         conn.execute(
             sa.text(
+                "INSERT INTO requests (buyer, kind, name, spec, status, created_at)"
+                " VALUES ('b', 'train', '', '{}', 'open', '2026-01-01 00:00:00')"
+            )
+        )
+        conn.execute(
+            sa.text(
                 "INSERT INTO market_events (kind, payload, created_at)"
                 " VALUES ('x', '{}', '2026-01-01 00:00:00')"
             )
         )
     upgrade(db.engine)
-    assert _revision(db) == "0004"
+    assert _revision(db) in head_revisions()
     with db.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT reserved, available FROM offers")).one() == (0, 8)
         assert conn.execute(sa.text("SELECT COUNT(*) FROM market_events")).scalar_one() == 1
+        assert conn.execute(sa.text("SELECT status FROM requests")).scalar_one() == "submitted"
         try:  # the new CHECK: free + reserved never exceed the count
             conn.execute(sa.text("UPDATE offers SET reserved = 1"))
             raise AssertionError("the CHECK constraint let an offer oversell")
