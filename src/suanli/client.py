@@ -234,6 +234,13 @@ class ExchangeClient:
         found: Json = self._get(f"/requests/{request_id}")
         return found
 
+    def request_view(self, request_id: int) -> Json:
+        """The dashboard's view of one request: status, leases (or the quoted placement),
+        per-region RTT and TTFT against the target with the verdict, cost and the
+        placement's explanation (``GET /web/api/requests/{id}``)."""
+        found: Json = self._get(f"/web/api/requests/{request_id}")
+        return found
+
     def quote(self, request_id: int) -> Json:
         """Price a request against the open offers (reserves nothing)."""
         quoted: Json = self._post("/quotes", {"request_id": request_id})

@@ -188,11 +188,14 @@ def _regions(
                 continue
         rtt = min(rtts) if rtts else None
         ttft = server_ttft_ms + rtt if (server_ttft_ms is not None and rtt is not None) else None
-        met: bool | None = None
+        # The verdict needs only what is known: TTFT against its target, and the RTT
+        # against its budget where the request gave one.
+        checks = []
+        if ttft is not None and target is not None:
+            checks.append(ttft <= float(target))
         if rtt is not None and budget is not None:
-            met = rtt <= float(budget)
-            if ttft is not None and target is not None:
-                met = met and ttft <= float(target)
+            checks.append(rtt <= float(budget))
+        met: bool | None = all(checks) if checks else None
         out.append(
             {
                 "id": c.id,
