@@ -362,6 +362,21 @@ class ExchangeClient:
         answer: Json = self._get("/market/balances")
         return answer
 
+    # -- API keys (operator) -------------------------------------------------------------
+
+    def list_keys(self, *, limit: int = 50, offset: int = 0) -> Json:
+        page: Json = self._get("/keys", limit=limit, offset=offset)
+        return page
+
+    def create_key(self, *, role: str, name: str, tenant: str | None = None) -> Json:
+        """A new key (``key`` in the answer, shown once)."""
+        made: Json = self._post("/keys", _present({"role": role, "name": name, "tenant": tenant}))
+        return made
+
+    def revoke_key(self, key_id: str) -> Json:
+        revoked: Json = self._post(f"/keys/{key_id}/revoke", {})
+        return revoked
+
     # -- the price index (public) --------------------------------------------------------
 
     def index(
