@@ -123,6 +123,31 @@ def test_seller_reprices_an_offer(browser: Any, exchange: LiveServer, screenshot
     assert offer["price_cny_per_gpu_hour"] == 9.75 and offer["version"] >= 2
     shot(browser, screenshot_dir, "actions-seller")
 
+    form = "#act-offer-form"
+    browser.execute_script(
+        "const f = document.querySelector(arguments[0]);"
+        "f.elements.site.value = 'guian'; f.elements.gpu.value = 'H20';",
+        form,
+    )
+    css(browser, f"{form} input[name=count]")[0].clear()
+    css(browser, f"{form} input[name=count]")[0].send_keys("16")
+    css(browser, f"{form} input[name=price]")[0].send_keys("5.5")
+    css(browser, f"{form} button[type=submit]")[0].click()
+    listed = "#act-offers tr[data-offer='2']"
+    wait_for(browser, lambda d: css(d, f"{listed} .act-withdraw"), "the new offer")
+    with exchange.client("ningxia-dc") as api:
+        new = api.get("/offers/2").json()
+    assert (new["site"], new["gpu"], new["count"], new["seller"]) == (
+        "guian",
+        "H20",
+        16,
+        "ningxia-dc",
+    )
+    css(browser, f"{listed} .act-withdraw")[0].click()
+    wait_for(browser, lambda d: not css(d, listed), "the offer withdrawn")
+    with exchange.client("ningxia-dc") as api:
+        assert api.get("/offers/2").json()["available"] == 0
+
 
 def test_operator_clears_and_revokes_a_key_that_is_then_refused(
     browser: Any, exchange: LiveServer, screenshot_dir: Path
@@ -142,6 +167,12 @@ def test_operator_clears_and_revokes_a_key_that_is_then_refused(
     with httpx.Client(base_url=exchange.url, headers={"Authorization": f"Bearer {victim}"}) as c:
         assert c.get("/requests").status_code == 401
     shot(browser, screenshot_dir, "actions-operator")
+    css(browser, "#act-key-form input[name=name]")[0].send_keys("delta-ai")
+    css(browser, "#act-key-form button[type=submit]")[0].click()
+    wait_for(browser, lambda d: "sk_" in _row_text(d, "#act-new-key"), "the new key, shown once")
+    made = _row_text(browser, "#act-new-key").rsplit(" ", 1)[-1]
+    with httpx.Client(base_url=exchange.url, headers={"Authorization": f"Bearer {made}"}) as c:
+        assert c.get("/web/api/whoami").json()["tenant"] == "delta-ai"
     box = css(browser, "#key-input")[0]
     box.clear()
     box.send_keys(victim)

@@ -223,11 +223,12 @@ async function fillOfferForm() {
 
 // ---------- operator ----------
 
-async function loadOperator() {
+async function loadOperator(ownKeyId = loadOperator.own) {
+  loadOperator.own = ownKeyId;
   const keys = await getJson("/keys", { limit: 500 });
   fill("act-keys", keys.items.map((k) => row([
     k.key_id, k.name, k.role, k.tenant, el("span", { class: "act-revoked" }, k.revoked_at ? "revoked" : "active"),
-    k.revoked_at ? "" : el("button", { type: "button", class: "act-revoke", onclick: () => revoke(k.key_id).catch(failed) }, "Revoke"),
+    k.revoked_at || k.key_id === ownKeyId ? "" : el("button", { type: "button", class: "act-revoke", onclick: () => revoke(k.key_id).catch(failed) }, "Revoke"),
   ], { dataset: { key: k.key_id } })), 6, "No keys");
 }
 
@@ -273,7 +274,7 @@ async function refresh() {
   try {
     if (who.role === "buyer") await loadBuyer();
     else if (who.role === "seller") await Promise.all([fillOfferForm(), loadSeller()]);
-    else await loadOperator();
+    else await loadOperator(who.key_id);
     panel.dataset.loaded = String(Date.now());
   } catch (err) {
     failed(err);
