@@ -146,15 +146,18 @@ def test_quote_that_is_not_feasible_is_refused_before_asking(keys: dict[str, str
 
 
 def test_market_bid_ask_book_cancel_and_clear(keys: dict[str, str]) -> None:
+    offer = _offer(keys, count=32)
     window = ("--hours", "4", "--start-h", "500000")
-    ask = run("market", "ask", "--gpu", "H100", "--hub", "ningxia", "--price", "9",
-              "--gpus", "16", *window, "--json", key=keys["SELLER"])  # fmt: skip
+    ask = run("market", "ask", "--offer", str(offer["id"]), "--price", "9", "--gpus", "16",
+              *window, "--json", key=keys["SELLER"])  # fmt: skip
     assert ask.exit_code == 0, ask.output
-    bid = run("market", "bid", "--gpu", "H100", "--hub", "ningxia", "--price", "11",
-              "--gpus", "8", *window, "--json", key=keys["BUYER"])  # fmt: skip
+    assert json.loads(ask.stdout)["gpu"] == "H100-SXM"  # the offer's GPU and site
+    hub = json.loads(ask.stdout)["hub"]
+    bid = run("market", "bid", "--gpu", "H100", "--hub", hub, "--price", "11", "--gpus", "8",
+              *window, "--json", key=keys["BUYER"])  # fmt: skip
     assert bid.exit_code == 0, bid.output
-    spare = run("market", "bid", "--gpu", "H100", "--hub", "ningxia", "--price", "1",
-                "--gpus", "8", *window, "--json", key=keys["BUYER"])  # fmt: skip
+    spare = run("market", "bid", "--gpu", "H100", "--hub", hub, "--price", "1", "--gpus", "8",
+                *window, "--json", key=keys["BUYER"])  # fmt: skip
     spare_id = json.loads(spare.stdout)["id"]
 
     mine = json.loads(run("market", "book", "--json", key=keys["BUYER"]).stdout)
@@ -163,9 +166,9 @@ def test_market_bid_ask_book_cancel_and_clear(keys: dict[str, str]) -> None:
     assert everyone["total"] == 3
     assert run("market", "book", key=keys["BUYER"]).exit_code == 0
 
-    cancelled = run("market", "cancel", spare_id, key=keys["BUYER"])
-    assert cancelled.exit_code == 0 and spare_id in cancelled.stdout
-    wrong_side = run("market", "ask", "--gpu", "H100", "--hub", "ningxia", "--price", "9",
+    cancelled = run("market", "cancel", str(spare_id), key=keys["BUYER"])
+    assert cancelled.exit_code == 0 and str(spare_id) in cancelled.stdout
+    wrong_side = run("market", "ask", "--offer", str(offer["id"]), "--price", "9",
                      "--gpus", "1", key=keys["BUYER"])  # fmt: skip
     assert wrong_side.exit_code == 2 and "error:" in wrong_side.stderr
 

@@ -145,16 +145,19 @@ def seed_exchange(client: Any, keys: dict[str, dict[str, str]], seed: int = 1) -
             )
             out.orders += 1
 
-    # A call auction on the busiest western instrument, cleared by the operator.
+    # A call auction on a western H100 offer: its seller asks (reserving the GPUs), the
+    # buyers bid, and the operator clears.
     start = float(int(time.time() // 3600) + 1)
-    hub = "zhongwei"
-    ask_seller = sellers[seller_of(hub)]
-    for price, gpus in ((9.8, 32), (10.6, 32)):
-        ask_seller.ask(gpu="H100", hub=hub, start_h=start, end_h=start + 4,
+    west = [o for o in offers if o["gpu"] == "H100-SXM" and o.get("region_role") == "west"]
+    if west:
+        offer = west[0]
+        seller = sellers[seller_of(offer["site"])]
+        for price, gpus in ((9.8, 16), (10.6, 16)):
+            seller.ask(offer_id=offer["id"], start_h=start, end_h=start + 4,
                        price_cny_per_gpu_hour=price, quantity_gpus=gpus)  # fmt: skip
-    for buyer, price, gpus in zip(buyers, (12.0, 11.0, 10.0), (16, 24, 16), strict=True):
-        buyer.bid(gpu="H100", hub=hub, start_h=start, end_h=start + 4,
-                  price_cny_per_gpu_hour=price, quantity_gpus=gpus)  # fmt: skip
+        for buyer, price, gpus in zip(buyers, (12.0, 11.0, 10.0), (8, 16, 8), strict=True):
+            buyer.bid(gpu=offer["gpu"], hub=offer["site"], start_h=start, end_h=start + 4,
+                      price_cny_per_gpu_hour=price, quantity_gpus=gpus)  # fmt: skip
     cleared = operator.clear_market()
     out.auction_fills = int(cleared.get("fills", 0))
     out.leases = int(operator.list_leases(limit=1)["total"])

@@ -235,24 +235,23 @@ def _window(start_h: float | None, hours: float) -> tuple[float, float]:
     return start, start + hours
 
 
-def _market_order(side: str, gpu: str, hub: str, price: float, gpus: int, hours: float,
-                  start_h: float | None, pricing: str, aon: bool, url: str, key: str | None,
-                  as_json: bool) -> None:  # fmt: skip
+def _market_order(side: str, gpu: str | None, hub: str | None, offer_id: int | None,
+                  price: float, gpus: int, hours: float, start_h: float | None, pricing: str,
+                  aon: bool, url: str, key: str | None, as_json: bool) -> None:  # fmt: skip
     start, end = _window(start_h, hours)
     with connect(url, key) as client:
         order = client.market_order(
             side,  # type: ignore[arg-type]
-            gpu=gpu, hub=hub, start_h=start, end_h=end, price_cny_per_gpu_hour=price,
-            quantity_gpus=gpus, pricing=pricing, all_or_nothing=aon,  # type: ignore[arg-type]
+            gpu=gpu, hub=hub, offer_id=offer_id, start_h=start, end_h=end,
+            price_cny_per_gpu_hour=price, quantity_gpus=gpus,
+            pricing=pricing, all_or_nothing=aon,  # type: ignore[arg-type]
         )  # fmt: skip
     _show([order], f"{side.capitalize()} placed", BOOK_COLUMNS, as_json,
           order if as_json else None)  # fmt: skip
 
 
-BOOK_COLUMNS = ["id", "side", "gpu", "hub", "pricing", "start_h", "end_h",
-                "price_cny_per_gpu_hour", "quantity_gpus"]  # fmt: skip
-GPU = typer.Option(..., "--gpu", help="GPU model, e.g. H100")
-HUB = typer.Option(..., "--hub", help="hub (site region), e.g. ningxia")
+BOOK_COLUMNS = ["id", "side", "offer_id", "gpu", "hub", "pricing", "start_h", "end_h",
+                "price_cny_per_gpu_hour", "remaining_gpus"]  # fmt: skip
 PRICE = typer.Option(..., "--price", min=0, help="CNY per GPU-hour (bid: at most; ask: at least)")
 GPUS = typer.Option(..., "--gpus", min=1, help="GPUs")
 HOURS = typer.Option(1.0, "--hours", min=0.001, help="window length")
@@ -262,8 +261,8 @@ PRICING = typer.Option("on-demand", "--pricing", help="on-demand, interruptible 
 
 @market_app.command("bid")
 def market_bid(
-    gpu: str = GPU,
-    hub: str = HUB,
+    gpu: str = typer.Option(..., "--gpu", help="GPU model, e.g. H100"),
+    hub: str = typer.Option(..., "--hub", help="site, hub or region, e.g. zhongwei"),
     price: float = PRICE,
     gpus: int = GPUS,
     hours: float = HOURS,
@@ -275,13 +274,15 @@ def market_bid(
     as_json: bool = JSON,
 ) -> None:
     """Bid for GPUs in the next auction (buyer key)."""
-    _market_order("bid", gpu, hub, price, gpus, hours, start_h, pricing, aon, url, key, as_json)
+    _market_order("bid", gpu, hub, None, price, gpus, hours, start_h, pricing, aon, url, key,
+                  as_json)  # fmt: skip
 
 
 @market_app.command("ask")
 def market_ask(
-    gpu: str = GPU,
-    hub: str = HUB,
+    offer_id: int = typer.Option(..., "--offer", help="your offer whose GPUs the ask sells"),
+    gpu: str | None = typer.Option(None, "--gpu", help="default: the offer's GPU"),
+    hub: str | None = typer.Option(None, "--hub", help="default: the offer's site"),
     price: float = PRICE,
     gpus: int = GPUS,
     hours: float = HOURS,
@@ -291,8 +292,10 @@ def market_ask(
     key: str | None = KEY,
     as_json: bool = JSON,
 ) -> None:
-    """Offer GPUs in the next auction (seller key)."""
-    _market_order("ask", gpu, hub, price, gpus, hours, start_h, pricing, False, url, key, as_json)
+    """Sell GPUs of one of your offers in the next auction (seller key); they are reserved
+    while the ask rests."""
+    _market_order("ask", gpu, hub, offer_id, price, gpus, hours, start_h, pricing, False, url,
+                  key, as_json)  # fmt: skip
 
 
 @market_app.command("book")
@@ -311,7 +314,7 @@ def market_book(
 
 @market_app.command("cancel")
 def market_cancel(
-    order_id: str = typer.Argument(..., help="market order id (bid-... or ask-...)"),
+    order_id: int = typer.Argument(..., help="market order id (suanli market book)"),
     url: str = URL,
     key: str | None = KEY,
     as_json: bool = JSON,

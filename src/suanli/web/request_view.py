@@ -31,9 +31,12 @@ from suanli.web.queries import Page, check_page, iso
 
 def shown_status(stored: str, lease_statuses: list[str]) -> str:
     """A request's status as its buyer sees it: ``active`` while any of its leases runs,
-    ``ended`` once every lease it had has ended, else the stored status (open, quoted)."""
+    ``ordered`` while one waits to start, ``ended`` once every lease it had has ended, else
+    the stored status (open, quoted)."""
     if "active" in lease_statuses:
         return "active"
+    if "pending" in lease_statuses:
+        return "ordered"
     if lease_statuses:
         return "ended"
     return stored
