@@ -67,3 +67,17 @@ def test_seed_prints_the_url_and_keys_then_serves(
     assert {parts[0] for parts in key_lines} == {"operator", "buyer", "seller"}
     assert all(parts[-1].startswith("sk_") for parts in key_lines)
     assert served["database_url"] == url and served["port"] == 8123
+
+
+def test_demo_serve_seeds_its_exchange_and_serves_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(serve_cmd, "serve", lambda **kw: served.update(kw))
+    report = tmp_path / "demo.html"
+    args = ["demo", "--days", "0.1", "--report", str(report), "--serve", "--port", "8125"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "http://127.0.0.1:8125/" in result.stdout
+    assert any(line.split()[:1] == ["operator"] for line in result.stdout.splitlines())
+    assert served["database_url"] == f"sqlite:///{report.with_suffix('.db').resolve()}"

@@ -77,13 +77,19 @@ def demo_cmd(
         f"Report: [bold]{path}[/] (self-contained HTML; open it in any browser).",
         highlight=False,
     )
-    if serve:
-        from suanli.cli.seed_cmd import seed_database, serve_exchange, show_seeded
+    if not serve:
+        console.print(
+            "To look at an exchange like this in the dashboard: suanli demo --serve "
+            "(or suanli seed --serve) prints its URL and the keys to paste.",
+            highlight=False,
+        )
+        return
+    from suanli.cli.seed_cmd import seed_database, serve_exchange, show_seeded
 
-        console.rule("A realistic exchange to try")
-        url = f"sqlite:///{database.resolve()}"
-        show_seeded(seed_database(url, seed), f"http://127.0.0.1:{port}")
-        serve_exchange(url, "127.0.0.1", port)
+    console.rule("A realistic exchange to try")
+    url = f"sqlite:///{database.resolve()}"
+    show_seeded(seed_database(url, seed), f"http://127.0.0.1:{port}")
+    serve_exchange(url, "127.0.0.1", port)
 
 
 def register(app: typer.Typer) -> None:
