@@ -168,7 +168,7 @@ def seed_exchange(client: Any, keys: dict[str, dict[str, str]], seed: int = 1) -
 
 def seed_database(database_url: str, seed: int = 1) -> Seeded:
     """Make keys and seed the exchange at ``database_url`` through an in-process server."""
-    from suanli.api.app import create_app
+    from suanli.app import create_app
     from suanli.client import ExchangeClient, InProcessTransport
 
     keys = make_keys(database_url)
