@@ -44,6 +44,9 @@ def _routers() -> list[APIRouter]:
     from suanli.api.routes import verifications
 
     routers.append(verifications.router)
+    from suanli.api.routes import serving
+
+    routers.append(serving.router)
     from suanli.web import router as dashboard
 
     routers.append(dashboard)
