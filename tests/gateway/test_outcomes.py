@@ -112,3 +112,12 @@ def test_attainment_and_credits_match_the_per_call_figures(served: Served) -> No
     finally:
         db.dispose()
     assert balances == {"seller:seller": -total_credit, "buyer:alpha-ai": total_credit}
+
+    # and /metrics exports them
+    metrics = served.client.get("/metrics").text
+    assert f'suanli_lease_slo_credit_fen{{lease="{lease_id}"}} {total_credit}' in metrics
+    current = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    if set(hours) == {current}:
+        ok = sum(_met(c) for c in mine)
+        assert f'suanli_lease_calls{{lease="{lease_id}"}} {len(mine)}' in metrics
+        assert f'suanli_lease_slo_attainment{{lease="{lease_id}"}} {ok / len(mine):.6f}' in metrics

@@ -123,3 +123,65 @@ class EmulatorProcess:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def lease_and_register(
+    db_url: str,
+    *,
+    model: str,
+    gpu: str,
+    replicas: dict[str, str],
+    targets: dict[str, float],
+    regions: dict[str, float] | None = None,
+    price_cny_per_gpu_hour: float = 13.7,
+) -> tuple[str, dict[str, int]]:
+    """On the exchange at ``db_url`` (in this process): a seller lists one GPU at each site
+    of ``replicas`` (site -> endpoint URL), a buyer orders them for a serve request with
+    ``targets`` (ttft_ms, tpot_ms, percentile), and the seller registers each endpoint.
+    Returns the buyer's key and the lease id per site."""
+    from suanli.api.app import create_app
+    from suanli.client import ExchangeClient, InProcessTransport
+    from suanli.store import create_key
+
+    app = create_app(db_url)
+    with app.state.db.write() as session:
+        seller_key = create_key(session, role="seller", name="demo-seller").secret
+        buyer_key = create_key(session, role="buyer", name="demo-buyer").secret
+    transport = InProcessTransport(app)
+    try:
+        seller = ExchangeClient("http://exchange", seller_key, transport=transport)
+        buyer = ExchangeClient("http://exchange", buyer_key, transport=transport)
+        offers = {
+            site: seller.add_offer(
+                site=site,
+                gpu=gpu,
+                count=8,
+                price_cny_per_gpu_hour=price_cny_per_gpu_hour,
+                fabric="nvlink-ib",
+            )["id"]
+            for site in replicas
+        }
+        request = buyer.submit_request(
+            {
+                "kind": "serve",
+                "model": model,
+                "rate_per_s": 5,
+                "prompt_tokens": 100,
+                "output_tokens": 16,
+                "regions": regions or {"Shanghai": 1.0},
+                **targets,
+            }
+        )
+        order = buyer.place_order(
+            items=[{"offer_id": offers[s], "gpus": 1} for s in replicas],
+            request_id=request["id"],
+        )
+        leases = {lease["site"]: int(lease["id"]) for lease in order["leases"]}
+        for site, url in replicas.items():
+            seller.add_replica(leases[site], model=model, url=url, emulated=True)
+        seller.close()
+        buyer.close()
+    finally:
+        transport.close()
+        app.state.db.dispose()
+    return buyer_key, leases

@@ -420,3 +420,35 @@ def credits_balance(session: Session) -> dict[str, int]:
         for account, amount in entries:
             out[account] = out.get(account, 0) + int(amount)
     return out
+
+
+def serving_totals(session: Session, *, since: datetime) -> list[tuple[int, int, int, int, int]]:
+    """(lease id, calls, ok, input tokens, output tokens) per lease over minutes at or after
+    ``since``, for the metrics exposition."""
+    from sqlalchemy import func
+
+    rows = session.execute(
+        select(
+            LeaseMinuteRow.lease_id,
+            func.sum(LeaseMinuteRow.calls),
+            func.sum(LeaseMinuteRow.ok),
+            func.sum(LeaseMinuteRow.input_tokens),
+            func.sum(LeaseMinuteRow.output_tokens),
+        )
+        .where(LeaseMinuteRow.minute >= since)
+        .group_by(LeaseMinuteRow.lease_id)
+        .order_by(LeaseMinuteRow.lease_id)
+    ).all()
+    return [(int(a), int(b or 0), int(c or 0), int(d or 0), int(e or 0)) for a, b, c, d, e in rows]
+
+
+def credit_totals(session: Session) -> list[tuple[int, int]]:
+    """(lease id, credited fen) per lease over every settled hour."""
+    from sqlalchemy import func
+
+    rows = session.execute(
+        select(SloCreditRow.lease_id, func.sum(SloCreditRow.credit_fen))
+        .group_by(SloCreditRow.lease_id)
+        .order_by(SloCreditRow.lease_id)
+    ).all()
+    return [(int(a), int(b or 0)) for a, b in rows]
