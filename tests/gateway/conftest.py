@@ -17,8 +17,8 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from suanli.api.app import create_app
+from suanli.bench.serving import EmulatorProcess, ThreadServer
 from suanli.gateway.app import Gateway, GatewayConfig, create_gateway_app
-from suanli.gateway.local import EmulatorProcess, ThreadServer
 from suanli.store import create_key
 
 MODEL = "Qwen2.5-7B"

@@ -31,8 +31,8 @@ from typing import Any
 
 import httpx
 
+from suanli.bench.serving import EmulatorProcess, free_port, lease_and_register, wait_until_up
 from suanli.gateway.app import UPSTREAM_TTFT_HEADER
-from suanli.gateway.local import EmulatorProcess, free_port, lease_and_register, wait_until_up
 
 TEXT = b'"content":"'
 
@@ -150,9 +150,11 @@ def run(
         )
         port = free_port()
         gateway = subprocess.Popen(
-            [sys.executable, "-m", "suanli", "gateway", "--port", str(port)]
-            + ["--database-url", db_url, "--rate", "1000000", "--burst", "1000000"]
-            + ["--log-level", "error"],
+            [
+                *(sys.executable, "-m", "suanli", "gateway", "--port", str(port)),
+                *("--database-url", db_url, "--rate", "1000000", "--burst", "1000000"),
+                *("--log-level", "error"),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env={**os.environ, "PYTHONWARNINGS": "ignore"},
