@@ -390,6 +390,11 @@ class ExchangeClient:
 
     # -- hardware verification -----------------------------------------------------------
 
+    def verification_challenge(self) -> Json:
+        """A fresh nonce (seller key) for the next probe record to answer."""
+        challenge: Json = self._post("/verifications/challenges", {})
+        return challenge
+
     def upload_verification(self, record: Mapping[str, Any]) -> Json:
         """Send a ``suanli probe`` record (seller key); the answer names the verified GPUs."""
         answer: Json = self._post("/verifications", dict(record))

@@ -154,3 +154,24 @@ def test_a_replica_dying_mid_load_loses_no_call_that_had_not_started_streaming(
     assert any(c.failed and c.lease_id == near_lease and c.output_tokens == 0 for c in calls)
     completed_far = [c for c in calls if c.lease_id == far_lease and not c.failed]
     assert len(completed_far) >= 1
+
+
+def test_the_gateway_also_runs_inside_the_exchange(served: Served) -> None:
+    """`suanli serve --gateway`: the same API under /gateway/v1 of the exchange's app."""
+    from suanli.api.app import create_app
+    from suanli.bench.serving import ThreadServer
+
+    exchange = ThreadServer(create_app(served.db_url, gateway=True)).start()
+    try:
+        client = openai.OpenAI(
+            base_url=exchange.url + "/gateway/v1",
+            api_key=served.keys["buyer_sh"],
+            max_retries=0,
+        )
+        reply = client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "hi"}], max_tokens=3
+        )
+        assert reply.choices[0].message.content == "tok tok tok"
+        assert httpx.get(exchange.url + "/healthz").status_code == 200
+    finally:
+        exchange.stop()

@@ -264,7 +264,7 @@ def leases_show(
         attainment = h["attainment"]
         rows.append(
             [
-                h["hour"][:13].replace("T", " ") + "h",
+                h["hour"][5:13].replace("T", " ") + "h",  # MM-DD HHh (UTC)
                 h["calls"],
                 "-" if attainment is None else f"{attainment * 100:.1f}%",
                 "-" if h["mean_ttft_ms"] is None else f"{h['mean_ttft_ms']:.1f}",

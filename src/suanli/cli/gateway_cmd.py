@@ -46,7 +46,10 @@ def gateway(
     )
     from suanli.cli.common import err_console
 
-    err_console.print(f"suanli gateway: OpenAI API on http://{host}:{port}/v1 ({workers} workers)")
+    plural = "s" if workers > 1 else ""
+    err_console.print(
+        f"suanli gateway: OpenAI API on http://{host}:{port}/v1 ({workers} worker{plural})"
+    )
     uvicorn.run(
         "suanli.cli.gateway_cmd:gateway_from_env",
         factory=True,

@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from suanli.api.deps import caller_for_key
 from suanli.gateway.outcomes import Aggregator, CallRecord, judge
 from suanli.gateway.proxy import (
     Measured,
@@ -81,6 +82,7 @@ class Gateway:
     limiter: RateLimiter | None = None
     loop: asyncio.AbstractEventLoop | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _writes: set[asyncio.Task[None]] = field(default_factory=set)
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -172,7 +174,7 @@ class Gateway:
                 up = False
             if up:
                 self.pool.succeeded(state)
-                await self._record_health(state.replica.id, "up")
+                self.report(state, "up")
             else:
                 self.pool.failed(state, time.monotonic())
 
@@ -191,8 +193,6 @@ class Gateway:
     # --- calls ---------------------------------------------------------------------------
 
     def caller(self, request: Request) -> Caller | None:
-        from suanli.api.deps import caller_for_key
-
         header = request.headers.get("authorization", "")
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
@@ -231,13 +231,22 @@ class Gateway:
         if self.config.record_calls:
             self.calls.append(rec)
 
+    def report(self, state: ReplicaState, health: str) -> None:
+        """Write a replica's new health to the registry (in the background)."""
+        state.reported = health
+        assert self.loop is not None
+        task = self.loop.create_task(self._record_health(state.replica.id, health))
+        self._writes.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._writes.discard)
+
     def failed_attempt(self, state: ReplicaState, region: str, at_s: float, arrived: float) -> (
         None
     ):  # fmt: skip
         self.pool.failed(state, time.monotonic())
         m = Measured(failed=True, e2e_ms=(time.monotonic() - arrived) * 1e3)
         self.record(state, region, at_s, False, m)
-        asyncio.get_running_loop().create_task(self._record_health(state.replica.id, "down"))
+        if state.reported != "down":
+            self.report(state, "down")
 
 
 def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> Response:
@@ -369,6 +378,8 @@ async def _serve(gateway: Gateway, request: Request, path: str) -> Response:
             raise
         if not state.healthy:
             gateway.pool.succeeded(state)
+        if state.reported != "up":
+            gateway.report(state, "up")
         headers = {REPLICA_HEADER: str(state.replica.id)}
         if not streamed:
             state.outstanding -= 1
@@ -410,4 +421,6 @@ async def _relay(
         state.outstanding -= 1
         if upstream.measured.failed:
             gateway.pool.failed(state, time.monotonic())
+            if state.reported != "down":
+                gateway.report(state, "down")
         gateway.record(state, region, at_s, True, upstream.measured)

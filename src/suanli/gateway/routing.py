@@ -46,6 +46,7 @@ class ReplicaState:
     healthy: bool = True
     failures: int = 0
     retry_at: float = 0.0  # monotonic time after which a down replica may be tried again
+    reported: str = ""  # the health last written to the registry by this gateway
 
 
 @lru_cache(maxsize=65536)

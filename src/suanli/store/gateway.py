@@ -452,3 +452,37 @@ def credit_totals(session: Session) -> list[tuple[int, int]]:
         .order_by(SloCreditRow.lease_id)
     ).all()
     return [(int(a), int(b or 0)) for a, b in rows]
+
+
+def offer_measured(session: Session, offer_id: int) -> dict[str, Any] | None:
+    """What the gateways measured on the leases of one offer (emulated replicas excluded:
+    they say nothing about the seller's GPUs); None when nothing was measured."""
+    from sqlalchemy import func
+
+    row = session.execute(
+        select(
+            func.sum(LeaseMinuteRow.calls),
+            func.sum(LeaseMinuteRow.ok),
+            func.sum(LeaseMinuteRow.streamed),
+            func.sum(LeaseMinuteRow.ttft_ms_sum),
+            func.sum(LeaseMinuteRow.tpot_ms_sum),
+            func.sum(LeaseMinuteRow.output_tokens),
+            func.min(LeaseMinuteRow.minute),
+            func.max(LeaseMinuteRow.minute),
+        )
+        .join(Lease, Lease.id == LeaseMinuteRow.lease_id)
+        .where(Lease.offer_id == offer_id, LeaseMinuteRow.emulated.is_(False))
+    ).one()
+    calls = int(row[0] or 0)
+    if calls == 0:
+        return None
+    streamed = int(row[2] or 0)
+    return {
+        "calls": calls,
+        "attainment": int(row[1] or 0) / calls,
+        "mean_ttft_ms": float(row[3]) / streamed if streamed else None,
+        "mean_tpot_ms": float(row[4]) / streamed if streamed else None,
+        "output_tokens": int(row[5] or 0),
+        "since": row[6],
+        "until": row[7],
+    }

@@ -1,4 +1,5 @@
-"""gateway: replica endpoints, per-minute outcomes per lease, SLO credits; keys' default region
+"""gateway: replica endpoints, per-minute outcomes per lease, SLO credits, probe challenges;
+keys' default region
 
 Revision ID: 0004
 Revises: 0003
@@ -79,6 +80,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("lease_id", "hour", name="uq_slo_credits_lease_hour"),
     )
     op.create_index("ix_slo_credits_lease_id", "slo_credits", ["lease_id"])
+    op.create_table(
+        "probe_challenges",
+        sa.Column("nonce", sa.String(length=64), nullable=False),
+        sa.Column("seller", sa.String(length=200), nullable=False),
+        sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_by", sa.String(length=64), nullable=True),
+        sa.PrimaryKeyConstraint("nonce"),
+    )
+    op.create_index("ix_probe_challenges_seller", "probe_challenges", ["seller"])
     with op.batch_alter_table("api_keys") as batch:
         batch.add_column(sa.Column("region", sa.String(length=100), nullable=True))
 
@@ -86,6 +97,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("api_keys") as batch:
         batch.drop_column("region")
+    op.drop_table("probe_challenges")
     op.drop_table("slo_credits")
     op.drop_table("lease_minutes")
     op.drop_table("replicas")
