@@ -28,9 +28,10 @@ from suanli.market.slo import (
 )
 from suanli.store.gateway_tables import LeaseMinuteRow, ReplicaRow, SloCreditRow
 from suanli.store.keys import Caller
-from suanli.store.models import Lease, Order, Quote, utcnow
+from suanli.store.models import Lease, LedgerEntryRow, Order, Quote, utcnow
 from suanli.store.models import Request as RequestRow
 
+CREDIT_MEMO = "slo-credit"
 MINUTE_FIELDS = (
     "calls",
     "failed",
@@ -294,7 +295,9 @@ def _hour_of(minute: datetime) -> datetime:
 
 
 def _active_seconds(lease: Lease, hour: datetime, now: datetime) -> float:
-    start = max(hour, lease.created_at)
+    if lease.status in ("pending", "cancelled") and lease.activated_at is None:
+        return 0.0
+    start = max(hour, lease.activated_at or lease.created_at)
     end = min(hour + timedelta(hours=1), lease.ended_at or now, now)
     return max(0.0, min(3600.0, (end - start).total_seconds()))
 
@@ -365,8 +368,9 @@ def lease_hours(
 
 def settle(session: Session, *, now: datetime | None = None) -> list[SloCreditRow]:
     """Record every completed, not yet settled lease-hour that has calls and targets: its
-    attainment, rent and credit, with the credit's balanced ledger entries. Idempotent (one
-    row per lease and hour; a concurrent settler's row wins)."""
+    attainment, rent and credit, and post the credit in the exchange's double-entry ledger
+    (``ledger_entries``, memo ``slo-credit``: the seller pays it back to the buyer).
+    Idempotent (one row per lease and hour; a concurrent settler's row wins)."""
     now = now or utcnow()
     this_hour = _hour_of(now)
     lease_ids: Sequence[int] = session.scalars(
@@ -382,6 +386,7 @@ def settle(session: Session, *, now: datetime | None = None) -> list[SloCreditRo
                 continue
             hour_h = int(h.hour.timestamp() // 3600)
             entries: list[list[Any]] = []
+            postings: list[LedgerEntryRow] = []
             if h.credit_fen > 0:
                 tx = credit_transaction(
                     lease_id=lease_id,
@@ -391,6 +396,17 @@ def settle(session: Session, *, now: datetime | None = None) -> list[SloCreditRo
                     amount_fen=h.credit_fen,
                 )
                 entries = [[e.account, e.amount_fen] for e in tx.entries]
+                postings = [
+                    LedgerEntryRow(
+                        txn=tx.id,
+                        account=e.account,
+                        amount_fen=e.amount_fen,
+                        lease_id=lease_id,
+                        memo=CREDIT_MEMO,
+                        created_at=now,
+                    )
+                    for e in tx.entries
+                ]
             row = SloCreditRow(
                 lease_id=lease_id,
                 hour=h.hour,
@@ -403,9 +419,10 @@ def settle(session: Session, *, now: datetime | None = None) -> list[SloCreditRo
                 output_tokens=h.output_tokens,
                 entries=entries,
             )
-            try:
+            try:  # the settlement row and its ledger postings, or neither
                 with session.begin_nested():
                     session.add(row)
+                    session.add_all(postings)
                     session.flush()
             except IntegrityError:
                 continue
@@ -414,11 +431,15 @@ def settle(session: Session, *, now: datetime | None = None) -> list[SloCreditRo
 
 
 def credits_balance(session: Session) -> dict[str, int]:
-    """The SLO credits' ledger balances per account (they sum to zero)."""
+    """The SLO credits' postings in the ledger, summed per account (they sum to zero)."""
     out: dict[str, int] = {}
-    for entries in session.scalars(select(SloCreditRow.entries)):
-        for account, amount in entries:
-            out[account] = out.get(account, 0) + int(amount)
+    rows = session.execute(
+        select(LedgerEntryRow.account, LedgerEntryRow.amount_fen).where(
+            LedgerEntryRow.memo == CREDIT_MEMO
+        )
+    )
+    for account, amount in rows:
+        out[account] = out.get(account, 0) + int(amount)
     return out
 
 
