@@ -16,7 +16,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from suanli.api.app import create_app
+from suanli.app import create_app
 from suanli.bench.serving import EmulatorProcess, ThreadServer
 from suanli.gateway.app import Gateway, GatewayConfig, create_gateway_app
 from suanli.store import create_key

@@ -11,7 +11,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from suanli.api.app import create_app
+from suanli.app import create_app
 from suanli.gateway.outcomes import Aggregator, CallRecord
 from suanli.store import create_key
 from suanli.store.gateway import add_minutes

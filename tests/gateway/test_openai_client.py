@@ -158,7 +158,7 @@ def test_a_replica_dying_mid_load_loses_no_call_that_had_not_started_streaming(
 
 def test_the_gateway_also_runs_inside_the_exchange(served: Served) -> None:
     """`suanli serve --gateway`: the same API under /gateway/v1 of the exchange's app."""
-    from suanli.api.app import create_app
+    from suanli.app import create_app
     from suanli.bench.serving import ThreadServer
 
     exchange = ThreadServer(create_app(served.db_url, gateway=True)).start()

@@ -139,7 +139,7 @@ def lease_and_register(
     of ``replicas`` (site -> endpoint URL), a buyer orders them for a serve request with
     ``targets`` (ttft_ms, tpot_ms, percentile), and the seller registers each endpoint.
     Returns the buyer's key and the lease id per site."""
-    from suanli.api.app import create_app
+    from suanli.app import create_app
     from suanli.client import ExchangeClient, InProcessTransport
     from suanli.store import create_key
 

@@ -9,7 +9,7 @@ the verdict ``verified``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, cast
 
@@ -53,14 +53,15 @@ class ProbeChallenge(Base):
     used_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
-def issue_challenge(session: Session, seller: str) -> ProbeChallenge:
+def issue_challenge(session: Session, seller: str, *, nonce: str, ttl_s: float) -> (
+    ProbeChallenge
+):  # fmt: skip
+    """Record ``nonce`` as issued to ``seller`` now, valid for ``ttl_s`` seconds."""
     from datetime import timedelta
-
-    from suanli.probe.challenge import TTL_S, new_nonce
 
     now = utcnow()
     row = ProbeChallenge(
-        nonce=new_nonce(), seller=seller, issued_at=now, expires_at=now + timedelta(seconds=TTL_S)
+        nonce=nonce, seller=seller, issued_at=now, expires_at=now + timedelta(seconds=ttl_s)
     )
     session.add(row)
     session.flush()
@@ -68,12 +69,17 @@ def issue_challenge(session: Session, seller: str) -> ProbeChallenge:
 
 
 def redeem_challenge(
-    session: Session, *, seller: str, record: dict[str, Any], created_at: datetime
+    session: Session,
+    *,
+    seller: str,
+    record: dict[str, Any],
+    created_at: datetime,
+    expected_answer: Callable[[str], str],
 ) -> ProbeChallenge:
-    """Check that ``record`` answers a fresh challenge issued to ``seller`` and spend it;
-    raises InvalidRequest (no or a wrong answer) or Conflict (expired, used, not yours)."""
+    """Check that ``record`` answers a fresh challenge issued to ``seller`` (its answer is
+    ``expected_answer(nonce)``) and spend it; raises InvalidRequest (no or a wrong answer)
+    or Conflict (expired, used, not yours)."""
     from suanli.errors import Conflict, InvalidRequest
-    from suanli.probe.challenge import workload_answer
 
     hint = "run `suanli probe --upload`: it fetches a fresh challenge before measuring"
     challenge = record.get("challenge")
@@ -94,7 +100,7 @@ def redeem_challenge(
         )
     if created_at < row.issued_at.replace(microsecond=0):
         raise Conflict("the record was made before its challenge was issued", hint=hint)
-    if challenge.get("answer") != workload_answer(nonce):
+    if challenge.get("answer") != expected_answer(nonce):
         raise InvalidRequest(
             "the record's challenge answer is wrong (the seeded workload was not run)",
             field="challenge.answer",

@@ -165,8 +165,14 @@ def upload_verification(
                 "this record was already uploaded by another seller", field="sha256"
             )
         if created:  # a retry of a stored record is answered as before; a new one must
+            from suanli.probe.challenge import workload_answer
+
             redeem_challenge(  # answer a fresh challenge (raises: nothing is stored)
-                session, seller=caller.tenant, record=record, created_at=created_at
+                session,
+                seller=caller.tenant,
+                record=record,
+                created_at=created_at,
+                expected_answer=workload_answer,
             )
         body = _out(row)
     return JSONResponse(body, status_code=201 if created else 200)
@@ -184,10 +190,10 @@ def new_challenge(
 ) -> dict[str, Any]:
     """A fresh nonce for the seller's next probe record (valid 15 minutes, for one record):
     it seeds the workload the probe runs, and the record must carry the answer."""
-    from suanli.probe.challenge import seed_of
+    from suanli.probe.challenge import TTL_S, new_nonce, seed_of
 
     with db.write() as session:
-        row = issue_challenge(session, caller.tenant)
+        row = issue_challenge(session, caller.tenant, nonce=new_nonce(), ttl_s=TTL_S)
         return ChallengeOut(
             nonce=row.nonce, seed=seed_of(row.nonce), expires_at=row.expires_at
         ).model_dump(mode="json")
