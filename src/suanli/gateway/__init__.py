@@ -11,3 +11,5 @@
 
 Its benchmark and the harness that runs it all on one machine are in :mod:`suanli.bench`.
 """
+
+__all__: list[str] = []
