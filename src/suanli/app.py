@@ -29,6 +29,7 @@ from suanli.api.fastpath import FastOrders
 from suanli.api.metrics import Metrics, MetricsMiddleware, configure_logging
 from suanli.api.routes import (
     health,
+    keys,
     market,
     offers,
     orders,
@@ -55,6 +56,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     orders.router,
     market.router,
     verifications.router,
+    keys.router,
     serving.router,
     dashboard,
 )

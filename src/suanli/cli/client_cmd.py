@@ -25,7 +25,7 @@ OFFSET = typer.Option(0, "--offset", min=0, help="rows to skip")
 
 offers_app = typer.Typer(help="Offers on the exchange: list, add, withdraw.", no_args_is_help=True)
 requests_app = typer.Typer(help="Buyers' requests: submit, list.", no_args_is_help=True)
-leases_app = typer.Typer(help="Leases: list, show, add-replica.", no_args_is_help=True)
+leases_app = typer.Typer(help="Leases: list, show, release, add-replica.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
