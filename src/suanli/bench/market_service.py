@@ -31,8 +31,7 @@ OPEN_ORDERS = 200  # the same open book whatever the history, so rounds compare
 def _history(url: str, events: int, seed: int = 0) -> dict[str, int]:
     """Write ``events`` past market events into a new database at ``url``."""
     from suanli.store import Database
-    from suanli.store.models import Fill, Lease, MarketOrderRow, Offer
-    from suanli.store.models import Order as OrderRow
+    from suanli.store.models import Fill, Lease, MarketOrderRow, Offer, Order
 
     db = Database.connect(url)
     rng = np.random.default_rng(seed)
@@ -70,7 +69,7 @@ def _history(url: str, events: int, seed: int = 0) -> dict[str, int]:
             ],
         )  # fmt: skip
         conn.execute(
-            insert(OrderRow),
+            insert(Order),
             [{"id": k + 1, "buyer": f"acct-{k % 500}", "status": "filled", "gpus": 8,
               "cost_cny_per_hour": 80.0, "created_at": now} for k in range(fills)],
         )  # fmt: skip

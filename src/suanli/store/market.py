@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from suanli.errors import Conflict, InvalidRequest, NotFound
 from suanli.market.clearing import clear
 from suanli.market.orders import FEN_PER_CNY, Instrument, Order, Pricing, Side, hub_contains
-from suanli.store import lifecycle
+from suanli.store import lifecycle, models
 from suanli.store.keys import Caller
 from suanli.store.models import (
     ClearingRoundRow,
@@ -45,9 +45,6 @@ from suanli.store.models import (
     Offer,
     Request,
     utcnow,
-)
-from suanli.store.models import (
-    Order as OrderRow,
 )
 
 _ROUND_LOCK = 0x4D4B5452  # "MKTR": serialises clearing rounds across nodes on PostgreSQL
@@ -324,10 +321,10 @@ def _write_fills(
     offer_ids = {by_id[f.ask_id].offer_id for f in fills}
     offers = {o.id: o for o in session.scalars(select(Offer).where(Offer.id.in_(offer_ids)))}
     now = utcnow()
-    per_bid: dict[str, OrderRow] = {}
+    per_bid: dict[str, models.Order] = {}
     for f in fills:
         if f.bid_id not in per_bid:
-            per_bid[f.bid_id] = OrderRow(
+            per_bid[f.bid_id] = models.Order(
                 buyer=f.buyer,
                 status="filled",
                 gpus=0,
