@@ -16,6 +16,11 @@ SHAPES = [
     ("DeepSeek-V3", "H200-SXM", 8, None, None, 2, 2048, 40),
     ("Qwen2.5-7B", "L40S", 1, "fp8", "fp8", 1, 7, 2),
     ("Llama-2-7B", "A100-SXM-80GB", 1, "bf16", None, 3, 100, 1),
+    # Windowed and sparse attention: the steps are not affine in the context; each crosses
+    # its window (gpt-oss 128-token band, Llama-4 8,192-token chunk, DeepSeek-V3.2 top-2,048).
+    ("gpt-oss-120b", "H100-SXM", 1, None, None, 4, 100, 60),
+    ("Llama-4-Scout-17B-16E", "H200-SXM", 4, None, "fp8", 2, 8150, 80),
+    ("DeepSeek-V3.2", "H200-SXM", 8, None, None, 2, 2000, 100),
 ]
 
 
@@ -43,7 +48,9 @@ def test_generate_is_the_prefill_plus_every_decode_step(
     assert est.decode_ms == pytest.approx(sum(steps), rel=1e-9)
     assert est.total_ms == pytest.approx(first + sum(steps), rel=1e-9)
     assert est.output_tokens_per_s == pytest.approx(batch * out / est.total_ms * 1e3)
-    last = memory_fit(arch, g, tokens_in_flight=batch * (prompt + out - 1), **common)  # type: ignore[arg-type]
+    last = memory_fit(
+        arch, g, tokens_in_flight=batch * (prompt + out - 1), sequences=batch, **common
+    )  # type: ignore[arg-type]
     if out > 1:
         assert est.memory_gb == pytest.approx(last.total_gb)
 
@@ -65,6 +72,8 @@ MEMORY_CASES = [
     ("Qwen3-30B-A3B", "H20", 1, "bf16", "fp8", 20000, 1000),
     ("DeepSeek-V3", "H200-SXM", 8, "fp8", "bf16", 4000, 1000),
     ("Mixtral-8x7B", "H200-SXM", 1, "bf16", "bf16", 32, 32),  # engine-capped
+    ("gpt-oss-120b", "H100-SXM", 1, "mxfp4", "bf16", 4000, 1000),  # windowed layers
+    ("Llama-4-Scout-17B-16E", "H200-SXM", 2, "bf16", "bf16", 20000, 2000),
 ]
 
 
@@ -77,16 +86,26 @@ def test_throughput_never_exceeds_what_memory_allows(
     est = throughput(arch, g, prompt_tokens=prompt, output_tokens=out, **common)  # type: ignore[arg-type]
     sequence = prompt + out
     # Every sequence in flight can grow to its full length without running out of cache.
-    full = memory_fit(arch, g, tokens_in_flight=est.batch * sequence, **common)  # type: ignore[arg-type]
+    full = memory_fit(arch, g, tokens_in_flight=est.batch * sequence, sequences=est.batch, **common)  # type: ignore[arg-type]
     assert full.fits
-    assert est.batch * sequence <= max_tokens_in_memory(arch, g, **common)  # type: ignore[arg-type]
+    if arch.attention_is_linear_in_context:
+        assert est.batch * sequence <= max_tokens_in_memory(arch, g, **common)  # type: ignore[arg-type]
     assert est.batch <= ENGINE_MAX_BATCH
     if est.batch_limit == "memory":
-        more = memory_fit(arch, g, tokens_in_flight=(est.batch + 1) * sequence, **common)  # type: ignore[arg-type]
+        more = memory_fit(
+            arch,
+            g,
+            tokens_in_flight=(est.batch + 1) * sequence,
+            sequences=est.batch + 1,
+            **common,  # type: ignore[arg-type]
+        )
         assert not more.fits
     # No more tokens than the batch makes per decode step, and no more requests than prefills.
-    step = decode_step(arch, g, batch=est.batch, context=prompt + out // 2, **common)  # type: ignore[arg-type]
-    assert est.output_tokens_per_s * (out - 1) / out <= est.batch / step.step_ms * 1e3 * (1 + 1e-9)
+    fastest = min(
+        decode_step(arch, g, batch=est.batch, context=c, **common).step_ms  # type: ignore[arg-type]
+        for c in (prompt, prompt + out // 2, prompt + out - 1)
+    )
+    assert est.output_tokens_per_s * (out - 1) / out <= est.batch / fastest * 1e3 * (1 + 1e-9)
     assert est.requests_per_s * est.prefill_ms / 1e3 <= 1.0 + 1e-9
 
 
