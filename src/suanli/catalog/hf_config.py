@@ -245,6 +245,7 @@ def _family(raw: Mapping[str, Any], path: str | None, label: str) -> str:
 
 def _shape(f: _Fields) -> _Shape:
     d = f.int("hidden_size")
+    layers = f.int("num_hidden_layers")
     n_q = f.int("num_attention_heads")
     n_kv = f.int("num_key_value_heads", n_q)  # HF semantics: absent means multi-head attention
     if d % n_q and "head_dim" not in f.raw:
@@ -253,7 +254,7 @@ def _shape(f: _Fields) -> _Shape:
         raise _fail(f.path, f.name, "num_key_value_heads", f"must divide {n_q} attention heads")
     return _Shape(
         d=d,
-        layers=f.int("num_hidden_layers"),
+        layers=layers,
         n_q=n_q,
         n_kv=n_kv,
         hd=f.int("head_dim", d // n_q),
