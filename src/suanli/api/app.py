@@ -81,6 +81,7 @@ def create_app(database_url: str | None = None, *, clear_every_s: float = 0.0) -
         lifespan=lifespan,
     )
     app.state.db = db
+    app.state.clear_every_s = clear_every_s  # the dashboard shows the next clearing
     app.state.metrics = Metrics()
     app.state.key_cache = {}
     errors.install(app)

@@ -23,17 +23,17 @@ def _from_url(url: str, gpu: str, hub: str | None, period: str, pricing: str) ->
 
 
 def _local(gpu: str, hub: str | None, period: str, pricing: str) -> dict[str, Any]:
-    import time
-
-    from suanli.market.index import index_document
+    """The index of the local exchange database: the same function (and look-back window)
+    as the API and the dashboard."""
     from suanli.store.db import Database
-    from suanli.store.market_tables import MarketStore
+    from suanli.store.index import price_index_document
 
-    market = MarketStore(Database.connect(os.environ.get("SUANLI_DATABASE_URL")))
-    return index_document(
-        market.state().fills, market.service_fills(), gpu=gpu, hub=hub, period=period,
-        pricing=pricing, now_h=time.time() / 3600.0,
-    )  # fmt: skip
+    db = Database.connect(os.environ.get("SUANLI_DATABASE_URL"))
+    try:
+        with db.read() as session:
+            return price_index_document(session, gpu=gpu, hub=hub, period=period, pricing=pricing)
+    finally:
+        db.dispose()
 
 
 def index(
