@@ -50,9 +50,8 @@ def test_generate_is_the_prefill_plus_every_decode_step(
     assert est.decode_ms == pytest.approx(sum(steps), rel=1e-9)
     assert est.total_ms == pytest.approx(first + sum(steps), rel=1e-9)
     assert est.output_tokens_per_s == pytest.approx(batch * out / est.total_ms * 1e3)
-    last = memory_fit(
-        arch, g, tokens_in_flight=batch * (prompt + out - 1), sequences=batch, **common
-    )  # type: ignore[arg-type]
+    in_flight = batch * (prompt + out - 1)
+    last = memory_fit(arch, g, tokens_in_flight=in_flight, sequences=batch, **common)  # type: ignore[arg-type]
     if out > 1:
         assert est.memory_gb == pytest.approx(last.total_gb)
 
