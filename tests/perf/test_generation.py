@@ -126,3 +126,15 @@ def test_throughput_says_when_not_one_sequence_fits() -> None:
     with pytest.raises(Infeasible) as err:
         throughput(model("Llama-3.1-70B"), gpu("L40S"), prompt_tokens=1000, output_tokens=100)
     assert "not one 1100-token sequence fits" in err.value.message
+
+
+def test_short_prompts_share_their_prefill_pass() -> None:
+    arch, g = model("Llama-3.1-8B"), gpu("H100-SXM")
+    est = throughput(arch, g, prompt_tokens=128, output_tokens=64)
+    together = 8192 // 128
+    assert est.batch >= together
+    shared = prefill(arch, g, prompt_tokens=128, batch=together).prefill_ms / together
+    assert est.prefill_ms == pytest.approx(shared)
+    alone = throughput(arch, g, prompt_tokens=128, output_tokens=64, prefill_chunk_tokens=128)
+    assert alone.prefill_ms == pytest.approx(prefill(arch, g, prompt_tokens=128).prefill_ms)
+    assert alone.output_tokens_per_s < est.output_tokens_per_s

@@ -22,7 +22,9 @@ of ``B`` tokens whose sequences sit at every point of their lives, costing the m
 the contexts ``I .. I + O - 1`` (for full attention: the step at ``I + O/2``), so (as
 :func:`~suanli.perf.queueing.replica_capacity_rps`) it completes
 ``X = B / ((O - 1) step(B, I + O/2) + B prefill(I))`` requests/s and emits ``X · O`` output
-tokens/s, all GPUs of the replica together.
+tokens/s, all GPUs of the replica together. Short prompts are prefilled together, as many
+as fit in one forward pass of ``prefill_chunk_tokens`` tokens, so each pays its share of that
+pass (its fixed costs included).
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ from suanli.perf.queueing import replica_capacity_rps
 from suanli.perf.step_model import DecodeEstimate, decode_step, prefill
 
 ENGINE_MAX_BATCH = 1024  # the largest batch a serving engine schedules (vLLM max_num_seqs)
+# Prompt tokens one forward pass prefills at most (vLLM's max_num_batched_tokens for its API
+# server on 80 GB-class GPUs); short prompts are prefilled this many tokens at a time.
+ENGINE_PREFILL_CHUNK_TOKENS = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +87,7 @@ class ThroughputEstimate:
     max_batch_memory: int
     kv_tokens_capacity: int
     step_ms: float
-    prefill_ms: float
+    prefill_ms: float  # one prompt's share of a prefill pass
     decode_context: int
     tpot_ms: float  # decode step plus the prefills that interrupt it
     prompt_tokens: int
@@ -187,11 +192,17 @@ def throughput(
     calibration: Calibration | None = None,
     engine: str | None = None,
     max_batch: int = ENGINE_MAX_BATCH,
+    prefill_chunk_tokens: int = ENGINE_PREFILL_CHUNK_TOKENS,
 ) -> ThroughputEstimate:
     """Output tokens/s of one replica under continuous batching at saturation (module
     docstring). Raises :class:`~suanli.errors.Infeasible` when not even one full-length
     sequence fits beside the weights."""
-    _check_lengths(prompt_tokens=prompt_tokens, output_tokens=output_tokens, max_batch=max_batch)
+    _check_lengths(
+        prompt_tokens=prompt_tokens,
+        output_tokens=output_tokens,
+        max_batch=max_batch,
+        prefill_chunk_tokens=prefill_chunk_tokens,
+    )
     cal = (calibration or default_calibration()).for_engine(engine)
     capacity = max_tokens_in_memory(
         model, gpu, tp=tp, precision=precision, kv_precision=kv_precision, calibration=cal
@@ -232,27 +243,28 @@ def throughput(
     step_ms = step.step_ms
     if not model.attention_is_linear_in_context:
         last = prompt_tokens + output_tokens - 1
-        points = sorted({round(prompt_tokens + k * (last - prompt_tokens) / 64) for k in range(65)})
+        points = sorted({round(prompt_tokens + k * (last - prompt_tokens) / 16) for k in range(17)})
         step_ms = sum(step_at(c).step_ms for c in points) / len(points)
+    together = max(1, min(batch, prefill_chunk_tokens // prompt_tokens))
     first = prefill(
         model,
         gpu,
         prompt_tokens=prompt_tokens,
+        batch=together,
         tp=tp,
         precision=precision,
         kv_precision=kv_precision,
         calibration=cal,
     )
+    prefill_ms = first.prefill_ms / together  # each prompt's share of its pass
     decode_tokens = output_tokens - 1
     rps = replica_capacity_rps(
         max_batch=batch,
         step_s=step_ms / 1e3,
-        prefill_mean_s=first.prefill_ms / 1e3,
+        prefill_mean_s=prefill_ms / 1e3,
         decode_tokens_mean=decode_tokens,
     )
-    tpot_ms = step_ms + (
-        batch * first.prefill_ms / decode_tokens if decode_tokens else first.prefill_ms
-    )
+    tpot_ms = step_ms + (batch * prefill_ms / decode_tokens if decode_tokens else prefill_ms)
     return ThroughputEstimate(
         output_tokens_per_s=rps * output_tokens,
         requests_per_s=rps,
@@ -261,7 +273,7 @@ def throughput(
         max_batch_memory=by_memory,
         kv_tokens_capacity=capacity,
         step_ms=step_ms,
-        prefill_ms=first.prefill_ms,
+        prefill_ms=prefill_ms,
         decode_context=context,
         tpot_ms=tpot_ms,
         prompt_tokens=prompt_tokens,
