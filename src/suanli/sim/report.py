@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from html import escape
+from typing import Any
 
 import numpy as np
 
@@ -77,6 +78,138 @@ def west_gpu_hours(result: SimResult, p: PolicyResult) -> float:
     return float(p.market_gpu_hours_by_site[result.world.west].sum())
 
 
+def _region_revenue(result: SimResult, p: PolicyResult) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for s, region in enumerate(result.world.regions):
+        key = "western hubs" if result.world.west[s] else SHORT_REGION.get(region, region)
+        out[key] = out.get(key, 0.0) + float(p.revenue_by_site_cny[s])
+    return out
+
+
+def _west_share(result: SimResult, p: PolicyResult) -> dict[str, float]:
+    w = result.world
+    gpus = np.einsum("tcwsg,wg->ws", p.trajectory.replicas.astype(np.float64), w.gpus_per_replica)
+    total = gpus.sum(axis=1)
+    west = gpus[:, w.west].sum(axis=1)
+    return {
+        spec.name: float(west[i] / total[i]) if total[i] > 0 else float("nan")
+        for i, spec in enumerate(result.scenario.workloads)
+    }
+
+
+def _min_attainment(result: SimResult, p: PolicyResult) -> float:
+    return min(p.slo_for(w.name).attainment for w in result.scenario.workloads)
+
+
+def verdict(result: SimResult) -> list[str]:
+    """One sentence each, with the figures: buyers, sellers, western hubs, and where Suanli
+    does not help (needs the ``nearest`` and ``suanli`` policies)."""
+    pol = result.policies
+    if "nearest" not in pol or "suanli" not in pol:
+        return []
+    a, b = pol["nearest"], pol["suanli"]
+    out: list[str] = []
+    ca, cb = a.cost_cny_per_million_tokens["all"], b.cost_cny_per_million_tokens["all"]
+    others = {n: p for n, p in pol.items() if n != "suanli"}
+    at = {n: p.cost_at_start_asks_cny_per_million_tokens for n, p in pol.items()}
+    best = min(others, key=lambda n: at[n]) if others else "nearest"
+    bound = result.bound.cost_cny_per_million_tokens if result.bound else float("nan")
+    buyers = (
+        f"Buyers pay {cb:.3f} CNY per million tokens under Suanli against {ca:.3f} renting "
+        f"at the nearest sites ({(cb / ca - 1) * 100:+.0f}%), with SLO attainment "
+        f"{_pct(_min_attainment(result, b))} against {_pct(_min_attainment(result, a))} in the "
+        f"worst class; at the starting asks the best baseline ({best}) costs "
+        f"{(at[best] / at['suanli'] - 1) * 100:+.1f}% against Suanli"
+    )
+    if math.isfinite(bound) and bound > 0:
+        buyers += (
+            f", and Suanli is {(at['suanli'] / bound - 1) * 100:.1f}% above the hindsight bound"
+        )
+    out.append(buyers + ".")
+    ra, rb = _region_revenue(result, a), _region_revenue(result, b)
+    change = {k: rb.get(k, 0.0) - ra.get(k, 0.0) for k in ra.keys() | rb.keys()}
+    losers = sorted((k for k in change if change[k] < 0), key=lambda k: change[k])[:3]
+    gainers = sorted((k for k in change if change[k] > 0), key=lambda k: -change[k])[:2]
+    lost = "; ".join(f"{k} {change[k]:+,.0f} CNY" for k in losers) or "no region"
+    won = "; ".join(f"{k} {change[k]:+,.0f} CNY" for k in gainers) or "no region"
+    out.append(
+        f"Sellers' market revenue goes from {a.revenue_cny:,.0f} to {b.revenue_cny:,.0f} CNY "
+        f"({(b.revenue_cny / a.revenue_cny - 1) * 100:+.0f}%) as buyers rent fewer, cheaper "
+        f"GPU-hours: the loss falls on {lost} (the dearer sites buyers leave) and the gain "
+        f"on {won}."
+    )
+    share = _west_share(result, b)
+    shares = ", ".join(f"{k} {_pct(v)}" for k, v in share.items())
+    out.append(
+        f"Western hubs go from {_pct(_west_util(result, a))} to {_pct(_west_util(result, b))} "
+        f"of GPUs reserved ({_pct(_busy_util(result, a, result.world.west))} to "
+        f"{_pct(_busy_util(result, b, result.world.west))} busy) and take this share of each "
+        f"class's serving GPU-hours under Suanli: {shares}."
+    )
+    near = [k for k, v in share.items() if math.isfinite(v) and v < 0.1]
+    stays = (
+        f"{', '.join(near)} stay{'s' if len(near) == 1 else ''} near users (under 10% in the west)"
+        if near
+        else "no class is kept out of the west by its latency budget"
+    )
+    if "greedy" in at:
+        gap = (at["greedy"] / at["suanli"] - 1) * 100
+        helps = "does not help" if gap < 2.0 else "helps less"
+        out.append(
+            f"Suanli {helps} where capacity is plentiful: a per-job optimiser taking the "
+            f"cheapest feasible GPUs request by request (greedy) costs {gap:+.1f}% against "
+            f"it at the starting asks, so most of the gain over today comes from choosing GPU "
+            f"types and sites by cost within each latency budget; {stays}."
+        )
+    else:
+        out.append(f"Where latency binds: {stays}.")
+    return out
+
+
+def _busy_util(result: SimResult, p: PolicyResult, mask: np.ndarray) -> float:
+    inv = result.world.inventory.sum(axis=1)
+    busy = p.busy_site_hourly.mean(axis=0) * inv
+    return float(busy[mask].sum() / max(inv[mask].sum(), 1))
+
+
+def _ratio(x: object) -> str:
+    if not isinstance(x, int | float) or not math.isfinite(x):
+        return "-"
+    return f"{(x - 1) * 100:+.1f}%"
+
+
+def _share(x: object) -> str:
+    return _pct(float(x)) if isinstance(x, int | float) else "-"
+
+
+def sensitivity_table(sweep: dict[str, Any]) -> str:
+    """The headline figures under each variant of the scenario (``suanli simulate --sweep``)."""
+    from suanli.sim.summary import sensitivity_rows
+
+    head = (
+        "<tr><th>variant</th><th>bound CNY/M tok</th><th>Suanli vs bound</th>"
+        "<th>nearest-spill vs Suanli</th><th>greedy vs Suanli</th>"
+        "<th>Suanli worst-class SLO</th><th>west util. nearest → Suanli</th>"
+        "<th>seller revenue nearest → Suanli (CNY)</th></tr>"
+    )
+    rows = []
+    for r in sensitivity_rows(sweep):
+        bound = r["bound_cost_cny_per_million_tokens"]
+        cells = [
+            escape(str(r["variant"])),
+            _num(float(bound), 3) if bound is not None else "-",
+            _ratio(r["suanli_vs_bound"]),
+            _ratio(r["nearest_spill_vs_suanli"]),
+            _ratio(r["greedy_vs_suanli"]),
+            _share(r["suanli_worst_class_slo"]),
+            f"{_share(r['west_reserved_nearest'])} → {_share(r['west_reserved_suanli'])}",
+            f"{float(r['revenue_nearest_cny'] or 0):,.0f} → "
+            f"{float(r['revenue_suanli_cny'] or 0):,.0f}",
+        ]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return f"<table id='sensitivity'>{head}{''.join(rows)}</table>"
+
+
 def findings(result: SimResult) -> list[str]:
     """Plain-language headline comparisons (Suanli against nearest-site)."""
     pol = result.policies
@@ -117,9 +250,11 @@ def findings(result: SimResult) -> list[str]:
 
 def _summary_table(result: SimResult) -> str:
     wl = [w.name for w in result.scenario.workloads]
+    bound = result.bound.cost_cny_per_million_tokens if result.bound else float("nan")
     head = (
         "<tr><th>policy</th><th>western hubs</th><th>metro</th><th>all sites</th>"
-        "<th>CNY / M tokens</th>"
+        "<th>CNY / M tokens</th><th>at starting asks</th><th>vs bound</th>"
+        "<th>west busy</th>"
         + "".join(f"<th>{escape(n)} SLO met</th>" for n in wl)
         + "<th>timed out</th><th>seller revenue (CNY)</th><th>batch on time</th>"
         "<th>preempted GPU-h</th><th>training placed</th></tr>"
@@ -138,6 +273,13 @@ def _summary_table(result: SimResult) -> str:
                 )
             ),
             _num(p.cost_cny_per_million_tokens["all"], 3),
+            _num(p.cost_at_start_asks_cny_per_million_tokens, 3),
+            (
+                f"{(p.cost_at_start_asks_cny_per_million_tokens / bound - 1) * 100:+.1f}%"
+                if math.isfinite(bound) and bound > 0
+                else "-"
+            ),
+            _pct(_busy_util(result, p, result.world.west)),
             *[_pct(p.slo_for(n).attainment) for n in wl],
             f"{p.requests_timed_out:,}",
             f"{p.revenue_cny:,.0f}",
@@ -199,14 +341,38 @@ def _site_table(result: SimResult) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def render_report(result: SimResult) -> str:
-    """The whole report as one HTML document."""
+def _by_source(sc: object) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for site in sc.sites:  # type: ignore[attr-defined]
+        if site.source:
+            out.setdefault(site.source, []).append(site.id)
+    return out
+
+
+def render_report(result: SimResult, sweep: dict[str, Any] | None = None) -> str:
+    """The whole report as one HTML document: the verdict and the sensitivity table first."""
     w, sc = result.world, result.scenario
     pols = result.policies
     parts: list[str] = []
     real_per_day = result.requests / result.days * sc.request_scale
+    parts.append(f"<h1>Suanli market simulation: {escape(sc.name)}</h1>")
     parts.append(
-        f"<h1>Suanli market simulation: {escape(sc.name)}</h1>"
+        "<h2>Verdict</h2><ul class='find' id='verdict'>"
+        + "".join(f"<li>{escape(x)}</li>" for x in verdict(result))
+        + "</ul>"
+    )
+    if sweep is not None:
+        parts.append(
+            "<h2>Sensitivity (costs at the starting asks; every policy on each variant's "
+            "demand)</h2>" + sensitivity_table(sweep)
+        )
+    else:
+        parts.append(
+            "<p class='sub'>Sensitivity: run <code>suanli simulate --sweep</code> to add the "
+            "table of these figures under changed demand, asks, routes, targets and western "
+            "inventory.</p>"
+        )
+    parts.append(
         f'<p class="sub">{escape(sc.description)}</p>'
         f'<p class="sub">{result.days:g} days, hourly periods, seed {result.seed}; '
         f"{len(w.site_ids)} sites, {int(w.inventory.sum()):,} GPUs, {len(w.cities)} cities; "
@@ -355,11 +521,26 @@ def render_report(result: SimResult) -> str:
         "<li>Hourly periods. Serving leases are hourly; batch jobs run on interruptible "
         "capacity and are preempted when serving or training needs it; training gangs hold "
         "fixed-term leases that end.</li>"
-        "<li>Replica capacity and latency from Suanli's performance model; request token "
-        "lengths drawn from the Azure LLM inference trace 2023; network RTT from geography.</li>"
+        "<li>Replica profiles from perf.sizing (max batch, capacity, TPOT, headroom, TTFT with "
+        "queueing); each request's queue wait drawn from the same queueing model; request "
+        "token lengths drawn from the Azure LLM inference trace 2023; network RTT from "
+        "geography.</li>"
+        "<li>Costs at the starting asks price every policy's replicas alike; the hindsight "
+        "bound is an LP over the whole run with all demand known (fractional replicas, no "
+        "training or batch in the way): no placement can serve the same demand for less."
+        "</li>"
+        "<li>Utilization 'reserved' counts leased GPUs; 'busy' counts serving GPUs with at "
+        "least one request in flight, and batch and training GPUs.</li>"
         "<li>Utilization includes existing long-term tenants (outside the market); revenue "
         "counts market leases only.</li>"
         + "".join(f"<li>{escape(s)}</li>" for s in sc.sources)
+        + "".join(
+            f"<li>{escape(x.name)}: {escape(x.source)}</li>" for x in sc.workloads if x.source
+        )
+        + "".join(
+            f"<li>sites {escape(', '.join(ids))}: {escape(src)}</li>"
+            for src, ids in _by_source(sc).items()
+        )
         + "</ul>"
     )
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

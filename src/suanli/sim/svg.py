@@ -87,9 +87,11 @@ def _axes(f: Frame, title: str, x_label: str, y_label: str, y_percent: bool) -> 
         )
     for x in nice_ticks(*f.x_range, count=6):
         px = f.px(x)
+        # A tick at the right edge ends there, so its label stays inside the chart.
+        anchor = "end" if px > f.width - f.right - 16 else "middle"
         out.append(
             f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{f.top}" y2="{f.height - f.bottom}" class="g"/>'
-            f'<text x="{px:.1f}" y="{f.height - f.bottom + 14}" text-anchor="middle">'
+            f'<text x="{px:.1f}" y="{f.height - f.bottom + 14}" text-anchor="{anchor}">'
             f"{_fmt(x)}</text>"
         )
     out.append(
