@@ -83,7 +83,7 @@ def result() -> SimResult:
 def page(result: SimResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
     swept = sweep(parse_scenario(SMALL_YAML, path="small.yaml"), days=0.5, seed=4, workers=1)
     path = tmp_path_factory.mktemp("report") / "report.html"
-    path.write_text(render_report(result, swept), encoding="utf-8")
+    path.write_text(render_report(result, sweep=swept), encoding="utf-8")
     return path
 
 

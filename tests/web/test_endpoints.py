@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.web.conftest import LiveServer
@@ -50,7 +52,7 @@ def test_offers_filter_sort_and_paginate(live_server: LiveServer) -> None:
         assert h100["total"] == 3 and {o["gpu"] for o in h100["items"]} == {"H100-SXM"}
         prices = [o["price_cny_per_gpu_hour"] for o in h100["items"]]
         assert prices == sorted(prices)
-        params = {"max_price": 5, "sort": "price", "order": "desc"}
+        params: dict[str, Any] = {"max_price": 5, "sort": "price", "order": "desc"}
         cheap = c.get("/web/api/offers", params=params)
         got = [o["price_cny_per_gpu_hour"] for o in cheap.json()["items"]]
         assert got == sorted(got, reverse=True) and max(got) <= 5
@@ -135,7 +137,11 @@ def test_call_auction_fills_show_up_and_move_the_ticker(live_server: LiveServer)
     with live_server.client() as public:
         before = public.get("/web/api/ticker").json()
     with live_server.client("guizhou-dc") as seller:
-        ask = {**order, "side": "ask", "price_cny_per_gpu_hour": 8.0, "quantity_gpus": 8}
+        listed = {"site": "horinger", "gpu": "H800", "count": 8, "price_cny_per_gpu_hour": 8.0}
+        offer = seller.post("/offers", json=listed)
+        assert offer.status_code == 201, offer.text
+        ask = {**order, "side": "ask", "price_cny_per_gpu_hour": 8.0, "quantity_gpus": 8,
+               "offer_id": offer.json()["id"]}  # fmt: skip
         assert seller.post("/market/orders", json=ask).status_code == 201
     with live_server.client("alice-ai") as buyer:
         bid = {**order, "side": "bid", "price_cny_per_gpu_hour": 9.0, "quantity_gpus": 8}

@@ -1,4 +1,5 @@
-"""Run ``suanli serve`` in a child process on loopback (for the race test and the bench).
+"""Run ``suanli serve`` (or another ASGI app factory under uvicorn, as the bench's bare
+endpoint) in a child process on loopback (for the race test and the bench).
 
 The server gets its own process group, so stopping it (SIGTERM, then SIGKILL after a grace
 period) takes every uvicorn worker with it, even if the test that started it fails.
@@ -30,10 +31,20 @@ class ServerProcess:
     """``with ServerProcess(url, workers=2) as server: httpx.get(server.url + "/healthz")``."""
 
     def __init__(
-        self, database_url: str, *, workers: int = 1, startup_timeout_s: float = 60.0
+        self,
+        database_url: str,
+        *,
+        workers: int = 1,
+        startup_timeout_s: float = 60.0,
+        clear_every_s: float | None = None,
+        factory: str | None = None,
     ) -> None:
+        """``factory`` (``module:function``) runs that app under uvicorn instead of
+        ``suanli serve``; it must answer ``GET /healthz``."""
         self.database_url = database_url
+        self.factory = factory
         self.workers = workers
+        self.clear_every_s = clear_every_s  # None: serve's default
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.startup_timeout_s = startup_timeout_s
@@ -41,13 +52,19 @@ class ServerProcess:
 
     def __enter__(self) -> ServerProcess:
         env = dict(os.environ, SUANLI_DATABASE_URL=self.database_url)
+        if self.factory is None:
+            command = [sys.executable, "-m", "suanli", "serve"]
+        else:
+            command = [sys.executable, "-m", "uvicorn", "--factory", self.factory,
+                       "--host", "127.0.0.1"]  # fmt: skip
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "suanli", "serve",
+                *command,
                 "--port", str(self.port),
                 "--workers", str(self.workers),
                 "--log-level", "warning",
                 "--no-access-log",
+                *self._clearing_args(),
             ],
             env=env,
             stdout=subprocess.DEVNULL,
@@ -70,6 +87,11 @@ class ServerProcess:
             time.sleep(0.1)
         self.stop()
         raise Unavailable(f"suanli serve did not answer within {self.startup_timeout_s} s")
+
+    def _clearing_args(self) -> tuple[str, ...]:
+        if self.clear_every_s is None or self.factory is not None:
+            return ()  # serve's default; a bare uvicorn app has no clearing loop
+        return ("--clear-every", f"{self.clear_every_s:g}")
 
     def stop(self) -> None:
         """Stop the server and all its workers."""

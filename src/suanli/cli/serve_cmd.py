@@ -37,7 +37,7 @@ def serve(
     os.environ[ENV_URL] = db.url
     db.dispose()
     os.environ["SUANLI_LOG_LEVEL"] = log_level.upper() if access_log else "WARNING"
-    from suanli.api.app import CLEAR_ENV
+    from suanli.app import CLEAR_ENV
 
     os.environ[CLEAR_ENV] = str(clear_every)
     from suanli.cli.common import err_console
@@ -45,7 +45,7 @@ def serve(
     rounds = f"market clears every {clear_every:g} s" if clear_every else "clearing on demand"
     err_console.print(f"suanli: serving on http://{host}:{port} ({workers} worker(s), {rounds})")
     uvicorn.run(
-        "suanli.api.app:app_from_env",
+        "suanli.app:app_from_env",
         factory=True,
         host=host,
         port=port,

@@ -53,14 +53,16 @@ def parse_policies(values: list[str] | None) -> list[str]:
     return [p.strip() for v in values for p in v.split(",") if p.strip()]
 
 
-def write_report(result: SimResult, path: Path, sweep: dict[str, Any] | None = None) -> Path:
+def write_report(
+    result: SimResult, path: Path, lang: str = "en", sweep: dict[str, Any] | None = None
+) -> Path:
     """Write the HTML report; returns the absolute path."""
     from suanli.errors import InvalidRequest
     from suanli.sim.report import render_report
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render_report(result, sweep), encoding="utf-8")
+        path.write_text(render_report(result, lang, sweep), encoding="utf-8")
     except OSError as exc:
         raise InvalidRequest(
             f"cannot write the report to {path}: {exc.strerror}", field="report"
@@ -214,8 +216,15 @@ def simulate_cmd(
             "2.0, TTFT halved, western inventory halved) in parallel processes.",
         ),
     ] = False,
+    lang: Annotated[
+        str, typer.Option("--lang", help="Language of the HTML report: en or zh-CN.")
+    ] = "en",
 ) -> None:
     """Replay a scenario hour by hour under each policy on the same demand."""
+    if lang not in ("en", "zh-CN"):
+        from suanli.errors import InvalidRequest
+
+        raise InvalidRequest(f"--lang is en or zh-CN, not {lang!r}", field="lang")
     from suanli.sim.summary import summary
 
     policies = parse_policies(policy)
@@ -226,7 +235,7 @@ def simulate_cmd(
         from suanli.sim.sweep import sweep as run_sweep
 
         swept = run_sweep(load_scenario(scenario), days=days, seed=seed)
-    path = write_report(result, report, swept) if report is not None else None
+    path = write_report(result, report, lang, swept) if report is not None else None
     if json_out:
         doc = summary(result)
         doc["report"] = str(path) if path else None

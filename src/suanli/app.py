@@ -1,25 +1,52 @@
-"""The exchange's FastAPI application.
+"""The exchange's FastAPI application: the API's routers and the dashboard, in one list.
 
-``create_app(database_url)`` opens the database (applying migrations), installs the error
-handlers and the metrics/log middleware, and includes every router listed in
-``_routers()``: to add one (market, dashboard), add one line there. ``app_from_env`` is the
+``create_app(database_url)`` opens the database (applying migrations), creates the state
+every request shares (database, metrics, the key cache, the dashboard's aggregate cache;
+routers reach it through the ``Annotated`` dependencies of :mod:`suanli.api.deps`), installs
+the error handlers and the metrics/log middleware, and includes every router in
+:data:`ROUTERS`: to add one, import it above and add it there. ``app_from_env`` is the
 factory ``suanli serve`` hands to uvicorn, so every worker process builds its own app on
 ``$SUANLI_DATABASE_URL``.
+
+This module sits above both :mod:`suanli.api` and :mod:`suanli.web` (the dashboard uses the
+API's dependencies), so neither package imports the other's assembly.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from suanli import __version__
 from suanli.api import errors
-from suanli.api.metrics import Metrics, MetricsMiddleware
+from suanli.api.deps import SharedState
+from suanli.api.fastpath import FastOrders
+from suanli.api.metrics import Metrics, MetricsMiddleware, configure_logging
+from suanli.api.routes import health, market, offers, orders, requests, sites, verifications
+from suanli.api.scheduler import clear_periodically
 from suanli.store.db import Database
+from suanli.web import router as dashboard
+
+__all__ = ["CLEAR_ENV", "ROUTERS", "app_from_env", "create_app"]
 
 GIL_SWITCH_INTERVAL_S = 0.0005
 CLEAR_ENV = "SUANLI_CLEAR_EVERY_S"  # set by `suanli serve --clear-every`
+
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    sites.router,
+    offers.router,
+    requests.router,
+    orders.router,
+    market.router,
+    verifications.router,
+    dashboard,
+)
 
 DESCRIPTION = """\
 Suanli (算力) exchange: sellers list idle GPUs (offers), buyers ask in outcome terms
@@ -32,24 +59,6 @@ response. Lists take `limit` (max 500) and `offset`. Errors are JSON with `error
 """
 
 
-def _routers() -> list[APIRouter]:
-    from suanli.api.routes import health, offers, orders, requests, sites
-
-    routers = [health.router, sites.router, offers.router, requests.router, orders.router]
-    # Other engineers' routers: one line each, e.g.
-    # from suanli.api.routes import market; routers.append(market.router)
-    from suanli.api.routes import market
-
-    routers.append(market.router)
-    from suanli.api.routes import verifications
-
-    routers.append(verifications.router)
-    from suanli.web import router as dashboard
-
-    routers.append(dashboard)
-    return routers
-
-
 def create_app(database_url: str | None = None, *, clear_every_s: float = 0.0) -> FastAPI:
     """The exchange on ``database_url`` (else ``$SUANLI_DATABASE_URL``, else the default
     SQLite file), with migrations applied. With ``clear_every_s > 0`` the market clears by
@@ -60,10 +69,6 @@ def create_app(database_url: str | None = None, *, clear_every_s: float = 0.0) -
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
         task = None
         if clear_every_s > 0:
-            import asyncio
-
-            from suanli.api.scheduler import clear_periodically
-
             task = asyncio.create_task(clear_periodically(app_, clear_every_s))
         try:
             yield
@@ -72,24 +77,17 @@ def create_app(database_url: str | None = None, *, clear_every_s: float = 0.0) -
                 task.cancel()
             db.dispose()
 
-    from suanli import __version__
-
     app = FastAPI(
         title="Suanli exchange",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.state.db = db
-    app.state.clear_every_s = clear_every_s  # the dashboard shows the next clearing
-    app.state.metrics = Metrics()
-    app.state.key_cache = {}
+    SharedState(db=db, metrics=Metrics(), clear_every_s=clear_every_s).install(app)
     errors.install(app)
-    for router in _routers():
+    for router in ROUTERS:
         app.include_router(router)
     # The order fast path sits inside the metrics middleware (added last = outermost).
-    from suanli.api.fastpath import FastOrders
-
     app.add_middleware(FastOrders, fastapi_app=app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
@@ -98,11 +96,6 @@ def create_app(database_url: str | None = None, *, clear_every_s: float = 0.0) -
 def app_from_env() -> FastAPI:
     """Uvicorn factory: the app on ``$SUANLI_DATABASE_URL`` (set by ``suanli serve``), with
     structured logs at ``$SUANLI_LOG_LEVEL``."""
-    import os
-    import sys
-
-    from suanli.api.metrics import configure_logging
-
     configure_logging(os.environ.get("SUANLI_LOG_LEVEL", "INFO"))
     # The SQLite writer thread holds the cross-process write lock while it runs a batch;
     # with Python's 5 ms GIL switch interval it could wait that long for the GIL behind the
