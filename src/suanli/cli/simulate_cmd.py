@@ -80,7 +80,7 @@ def print_verdict(result: SimResult) -> None:
 
 def print_sweep(sweep: dict[str, Any]) -> None:
     """The sensitivity table."""
-    from suanli.sim.summary import sensitivity_rows
+    from suanli.sim.report import sensitivity_rows
 
     def ratio(x: Any) -> str:
         return f"{(x - 1) * 100:+.1f}%" if isinstance(x, float) and x == x else "-"

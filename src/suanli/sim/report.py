@@ -323,6 +323,35 @@ def _busy_util(result: SimResult, p: PolicyResult, mask: np.ndarray) -> float:
     return float(busy[mask].sum() / max(inv[mask].sum(), 1))
 
 
+def sensitivity_rows(sweep: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row of headline figures per sweep variant (costs at the starting asks)."""
+
+    def cost(pols: dict[str, Any], name: str) -> float:
+        x = pols.get(name, {}).get("cost_at_starting_asks_cny_per_million_tokens")
+        return float(x) if x else math.nan
+
+    rows = []
+    for v in sweep["variants"]:
+        pols = v["policies"]
+        s, n = pols.get("suanli", {}), pols.get("nearest", {})
+        ours = cost(pols, "suanli")
+        rows.append(
+            {
+                "variant": v["variant"],
+                "bound_cost_cny_per_million_tokens": v["bound_cost_cny_per_million_tokens"],
+                "suanli_vs_bound": s.get("cost_vs_bound"),
+                "nearest_spill_vs_suanli": cost(pols, "nearest-spill") / ours,
+                "greedy_vs_suanli": cost(pols, "greedy") / ours,
+                "suanli_worst_class_slo": s.get("slo_attainment_min"),
+                "west_reserved_nearest": n.get("western_utilization", {}).get("reserved"),
+                "west_reserved_suanli": s.get("western_utilization", {}).get("reserved"),
+                "revenue_nearest_cny": n.get("seller_revenue_cny"),
+                "revenue_suanli_cny": s.get("seller_revenue_cny"),
+            }
+        )
+    return rows
+
+
 def _ratio(x: object) -> str:
     if not isinstance(x, int | float) or not math.isfinite(x):
         return "-"
@@ -335,8 +364,6 @@ def _share(x: object) -> str:
 
 def sensitivity_table(sweep: dict[str, Any]) -> str:
     """The headline figures under each variant of the scenario (``suanli simulate --sweep``)."""
-    from suanli.sim.summary import sensitivity_rows
-
     head = (
         "<tr><th>variant</th><th>bound CNY/M tok</th><th>Suanli vs bound</th>"
         "<th>nearest-spill vs Suanli</th><th>greedy vs Suanli</th>"
