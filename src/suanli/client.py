@@ -234,6 +234,13 @@ class ExchangeClient:
         found: Json = self._get(f"/requests/{request_id}")
         return found
 
+    def request_view(self, request_id: int) -> Json:
+        """The dashboard's view of one request: status, leases (or the quoted placement),
+        per-region RTT and TTFT against the target with the verdict, cost and the
+        placement's explanation (``GET /web/api/requests/{id}``)."""
+        found: Json = self._get(f"/web/api/requests/{request_id}")
+        return found
+
     def quote(self, request_id: int) -> Json:
         """Price a request against the open offers (reserves nothing)."""
         quoted: Json = self._post("/quotes", {"request_id": request_id})
@@ -293,6 +300,25 @@ class ExchangeClient:
     def list_fills(self, *, limit: int = 50, offset: int = 0) -> Json:
         page: Json = self._get("/fills", limit=limit, offset=offset)
         return page
+
+    # -- serving a lease -----------------------------------------------------------------
+
+    def add_replica(self, lease_id: int, *, model: str, url: str, emulated: bool = False) -> (
+        Json
+    ):  # fmt: skip
+        """Register the OpenAI-compatible endpoint of a replica serving ``lease_id``."""
+        body = {"model": model, "url": url, "emulated": emulated}
+        replica: Json = self._post(f"/leases/{lease_id}/replicas", body)
+        return replica
+
+    def list_replicas(self, lease_id: int) -> list[Json]:
+        found: list[Json] = self._get(f"/leases/{lease_id}/replicas")
+        return found
+
+    def lease_outcomes(self, lease_id: int) -> Json:
+        """What the gateways measured for a lease, per hour, with attainment and credits."""
+        found: Json = self._get(f"/leases/{lease_id}/outcomes")
+        return found
 
     # -- the call-auction market ---------------------------------------------------------
 
@@ -361,6 +387,21 @@ class ExchangeClient:
         answer: Json = self._get("/market/balances", limit=limit, offset=offset)
         return answer
 
+    # -- API keys (operator) -------------------------------------------------------------
+
+    def list_keys(self, *, limit: int = 50, offset: int = 0) -> Json:
+        page: Json = self._get("/keys", limit=limit, offset=offset)
+        return page
+
+    def create_key(self, *, role: str, name: str, tenant: str | None = None) -> Json:
+        """A new key (``key`` in the answer, shown once)."""
+        made: Json = self._post("/keys", _present({"role": role, "name": name, "tenant": tenant}))
+        return made
+
+    def revoke_key(self, key_id: str) -> Json:
+        revoked: Json = self._post(f"/keys/{key_id}/revoke", {})
+        return revoked
+
     # -- the price index (public) --------------------------------------------------------
 
     def index(
@@ -376,6 +417,11 @@ class ExchangeClient:
         return doc
 
     # -- hardware verification -----------------------------------------------------------
+
+    def verification_challenge(self) -> Json:
+        """A fresh nonce (seller key) for the next probe record to answer."""
+        challenge: Json = self._post("/verifications/challenges", {})
+        return challenge
 
     def upload_verification(self, record: Mapping[str, Any]) -> Json:
         """Send a ``suanli probe`` record (seller key); the answer names the verified GPUs."""

@@ -48,13 +48,16 @@ def _register() -> None:
         catalog_cmd,
         client_cmd,
         demo_cmd,
+        gateway_cmd,
         index_cmd,
         perf_cmd,
         place_cmd,
         probe_cmd,
+        seed_cmd,
         serve_cmd,
         simulate_cmd,
         size_cmd,
+        trade_cmd,
     )
 
     for module in (
@@ -65,7 +68,10 @@ def _register() -> None:
         perf_cmd,
         admin_cmd,
         serve_cmd,
+        seed_cmd,
         client_cmd,
+        gateway_cmd,
+        trade_cmd,
         probe_cmd,
         size_cmd,
         simulate_cmd,
