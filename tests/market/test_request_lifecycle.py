@@ -8,7 +8,7 @@ import time
 from sqlalchemy import text
 
 from suanli.store import Database
-from tests.market.conftest import Market
+from tests.conftest import Exchange as Market
 
 SERVE = {"kind": "serve", "model": "Qwen2.5-32B", "rate_per_s": 2, "prompt_tokens": 500,
          "output_tokens": 100, "ttft_ms": 2000, "tpot_ms": 100,
@@ -31,7 +31,7 @@ def _submit(m: Market) -> int:
 
 def test_a_direct_order_moves_its_request_to_active_then_ended(market: Market) -> None:
     m, c = market, market.client
-    offer = m.offer(count=16)
+    offer = m.offer_id(count=16)
     rid = _submit(m)
     assert _status(m, rid) == "submitted"
     assert c.post("/quotes", json={"request_id": rid}, headers=m.as_("buyer_a")).is_success
@@ -47,7 +47,7 @@ def test_a_direct_order_moves_its_request_to_active_then_ended(market: Market) -
 
 def test_an_auction_bid_orders_its_request_and_the_lease_drives_it(market: Market) -> None:
     m, c = market, market.client
-    offer = m.offer(count=16)
+    offer = m.offer_id(count=16)
     rid = _submit(m)
     start = float(int(time.time() / 3600))
     window = {"pricing": "on-demand", "start_h": start, "end_h": start + 4}
@@ -70,7 +70,7 @@ def test_an_auction_bid_orders_its_request_and_the_lease_drives_it(market: Marke
 
 def test_requests_are_cancelled_or_expire_and_then_take_no_orders(market: Market) -> None:
     m, c = market, market.client
-    offer = m.offer(count=16)
+    offer = m.offer_id(count=16)
     cancelled, stale = _submit(m), _submit(m)
     r = c.post(f"/requests/{cancelled}/cancel", headers=m.as_("buyer_a"))
     assert r.status_code == 200 and r.json()["status"] == "cancelled"

@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from suanli.errors import Conflict
-from suanli.store.models import Lease, MarketOrderRow, Order, Request, utcnow
+from suanli.store.models import Lease, MarketOrderRow, Order, RequestRow, utcnow
 
 STATUSES = ("submitted", "quoted", "ordered", "active", "ended", "cancelled", "expired")
 FINAL = ("cancelled", "expired")
@@ -31,7 +31,7 @@ EXPIRE_AFTER = timedelta(days=7)
 def refresh(session: Session, request_ids: Iterable[int | None]) -> None:
     """Bring the status of each request in ``request_ids`` up to date (None ids skipped)."""
     for request_id in sorted({r for r in request_ids if r is not None}):
-        row = session.get(Request, request_id)
+        row = session.get(RequestRow, request_id)
         if row is None or row.status in FINAL:
             continue
         counts = dict(
@@ -59,7 +59,7 @@ def refresh(session: Session, request_ids: Iterable[int | None]) -> None:
             row.status = status
 
 
-def cancel(session: Session, request: Request) -> Request:
+def cancel(session: Session, request: RequestRow) -> RequestRow:
     """Withdraw a request that holds nothing (submitted, quoted, or ordered with only
     resting bids, which are cancelled too)."""
     refresh(session, [request.id])
@@ -97,8 +97,8 @@ def expire(session: Session) -> int:
     if session.get_bind().dialect.name == "sqlite":
         cutoff = cutoff.replace(tzinfo=None)
     done = session.execute(
-        update(Request)
-        .where(Request.status.in_(("submitted", "quoted")), Request.created_at < cutoff)
+        update(RequestRow)
+        .where(RequestRow.status.in_(("submitted", "quoted")), RequestRow.created_at < cutoff)
         .values(status="expired")
         .execution_options(synchronize_session=False)
     )

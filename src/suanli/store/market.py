@@ -43,7 +43,7 @@ from suanli.store.models import (
     Lease,
     MarketOrderRow,
     Offer,
-    Request,
+    RequestRow,
     utcnow,
 )
 
@@ -98,7 +98,7 @@ def place(
     if request_id is not None:
         if order.side is not Side.BID:
             raise InvalidRequest("only bids are made for a request", field="request_id")
-        found = session.get(Request, request_id)
+        found = session.get(RequestRow, request_id)
         if found is None or found.buyer != caller.tenant:
             raise NotFound(f"no request {request_id}", context={"request_id": request_id})
         if found.status in lifecycle.FINAL:
