@@ -4,7 +4,7 @@ runs, ended once released; the API's request endpoints and the dashboard say the
 from __future__ import annotations
 
 from suanli.store.requests import lifecycle_status
-from tests.service.conftest import Exchange
+from tests.conftest import Exchange
 
 SERVE = {
     "kind": "serve",

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from suanli.errors import NotFound
 from suanli.store.keys import Caller
-from suanli.store.models import Fill, Lease, Order, Quote, Request
+from suanli.store.models import Fill, Lease, Order, Quote, RequestRow
 from suanli.store.orders import visible
 
 T = TypeVar("T")
@@ -22,17 +22,17 @@ T = TypeVar("T")
 
 def create_request(
     session: Session, caller: Caller, *, kind: str, name: str, spec: dict[str, Any]
-) -> Request:
+) -> RequestRow:
     """Store a buyer's request (already validated at the API edge)."""
-    row = Request(buyer=caller.tenant, kind=kind, name=name, spec=spec, status="open")
+    row = RequestRow(buyer=caller.tenant, kind=kind, name=name, spec=spec, status="open")
     session.add(row)
     session.flush()
     return row
 
 
-def get_request(session: Session, caller: Caller, request_id: int) -> Request:
+def get_request(session: Session, caller: Caller, request_id: int) -> RequestRow:
     """A request the caller may see, or :class:`NotFound`."""
-    row = session.get(Request, request_id)
+    row = session.get(RequestRow, request_id)
     if row is None or not visible(caller, row.buyer, None):
         raise NotFound(f"no request {request_id}", context={"request_id": request_id})
     return row
@@ -41,7 +41,7 @@ def get_request(session: Session, caller: Caller, request_id: int) -> Request:
 def create_quote(
     session: Session,
     caller: Caller,
-    request: Request,
+    request: RequestRow,
     *,
     feasible: bool,
     cost_cny_per_hour: float,
@@ -130,7 +130,7 @@ def lease_statuses(session: Session, request_ids: list[int]) -> dict[int, list[s
     return out
 
 
-def with_status(session: Session, rows: list[Request]) -> dict[int, str]:
+def with_status(session: Session, rows: list[RequestRow]) -> dict[int, str]:
     """Request id -> its :func:`lifecycle_status`, for a page of requests."""
     leases = lease_statuses(session, [r.id for r in rows])
     return {r.id: lifecycle_status(r.status, leases.get(r.id, [])) for r in rows}
