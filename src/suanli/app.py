@@ -27,7 +27,16 @@ from suanli.api import errors
 from suanli.api.deps import SharedState
 from suanli.api.fastpath import FastOrders
 from suanli.api.metrics import Metrics, MetricsMiddleware, configure_logging
-from suanli.api.routes import health, market, offers, orders, requests, sites, verifications
+from suanli.api.routes import (
+    health,
+    keys,
+    market,
+    offers,
+    orders,
+    requests,
+    sites,
+    verifications,
+)
 from suanli.api.scheduler import clear_periodically
 from suanli.store.db import Database
 from suanli.web import router as dashboard
@@ -45,6 +54,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     orders.router,
     market.router,
     verifications.router,
+    keys.router,
     dashboard,
 )
 
