@@ -34,6 +34,7 @@ from suanli.api.routes import (
     offers,
     orders,
     requests,
+    serving,
     sites,
     verifications,
 )
@@ -45,6 +46,7 @@ __all__ = ["CLEAR_ENV", "ROUTERS", "app_from_env", "create_app"]
 
 GIL_SWITCH_INTERVAL_S = 0.0005
 CLEAR_ENV = "SUANLI_CLEAR_EVERY_S"  # set by `suanli serve --clear-every`
+GATEWAY_ENV = "SUANLI_SERVE_GATEWAY"  # set by `suanli serve --gateway`
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -55,6 +57,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     market.router,
     verifications.router,
     keys.router,
+    serving.router,
     dashboard,
 )
 
@@ -69,22 +72,34 @@ response. Lists take `limit` (max 500) and `offset`. Errors are JSON with `error
 """
 
 
-def create_app(database_url: str | None = None, *, clear_every_s: float = 0.0) -> FastAPI:
+def create_app(
+    database_url: str | None = None, *, clear_every_s: float = 0.0, gateway: bool = False
+) -> FastAPI:
     """The exchange on ``database_url`` (else ``$SUANLI_DATABASE_URL``, else the default
     SQLite file), with migrations applied. With ``clear_every_s > 0`` the market clears by
-    itself once per period (:mod:`suanli.api.scheduler`)."""
+    itself once per period (:mod:`suanli.api.scheduler`). With ``gateway`` the buyers'
+    OpenAI-compatible gateway (:mod:`suanli.gateway.app`) is served under ``/gateway/v1``."""
     db = Database.connect(database_url)
+    served = None
+    if gateway:
+        from suanli.gateway.app import create_gateway_app
+
+        served = create_gateway_app(db=db)
 
     @asynccontextmanager
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
         task = None
         if clear_every_s > 0:
             task = asyncio.create_task(clear_periodically(app_, clear_every_s))
+        if served is not None:  # a mounted app's lifespan does not run by itself
+            await served.state.gateway.start()
         try:
             yield
         finally:
             if task is not None:
                 task.cancel()
+            if served is not None:
+                await served.state.gateway.stop()
             db.dispose()
 
     app = FastAPI(
@@ -97,6 +112,8 @@ def create_app(database_url: str | None = None, *, clear_every_s: float = 0.0) -
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    if served is not None:
+        app.mount("/gateway", served)
     # The order fast path sits inside the metrics middleware (added last = outermost).
     app.add_middleware(FastOrders, fastapi_app=app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
@@ -111,7 +128,10 @@ def app_from_env() -> FastAPI:
     # with Python's 5 ms GIL switch interval it could wait that long for the GIL behind the
     # event loop, and the other workers with it (see suanli.api.groupcommit). PostgreSQL
     # writes run in the thread pool instead, where a shorter interval only adds switches.
-    app = create_app(clear_every_s=float(os.environ.get(CLEAR_ENV, "0") or 0))
+    app = create_app(
+        clear_every_s=float(os.environ.get(CLEAR_ENV, "0") or 0),
+        gateway=os.environ.get(GATEWAY_ENV) == "1",
+    )
     if app.state.db.is_sqlite:
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     return app

@@ -22,6 +22,9 @@ def serve(
     ),
     log_level: str = typer.Option("info", help="debug, info, warning or error"),
     access_log: bool = typer.Option(True, help="one JSON line per request"),
+    gateway: bool = typer.Option(
+        False, "--gateway", help="also serve the buyers' OpenAI API at /gateway/v1"
+    ),
     clear_every: float = typer.Option(
         60.0, min=0.0, help="seconds between the market's call-auction rounds (0: only on demand)"
     ),
@@ -40,6 +43,9 @@ def serve(
     from suanli.app import CLEAR_ENV
 
     os.environ[CLEAR_ENV] = str(clear_every)
+    from suanli.app import GATEWAY_ENV
+
+    os.environ[GATEWAY_ENV] = "1" if gateway else "0"
     from suanli.cli.common import err_console
 
     rounds = f"market clears every {clear_every:g} s" if clear_every else "clearing on demand"

@@ -68,6 +68,8 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # where the key's calls come from when a gateway call names no region (a city)
+    region: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class Offer(Base):
