@@ -3,33 +3,35 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from suanli.app import create_app
 from suanli.catalog import gpu
-from suanli.client import InProcessTransport
 from suanli.errors import DataFileError, Forbidden, InvalidRequest, Unauthorized
 from suanli.probe.challenge import answer
 from suanli.probe.overrides import measured_gpu, measured_peaks
 from suanli.probe.record import content_sha256
 from suanli.probe.upload import upload
-from suanli.store import create_key
+from tests.conftest import Exchange as SharedExchange
 
 BASE = "http://testserver"
 
 
+# This file's names for the shared exchange's keys (tests/conftest.py).
+WHO = {"seller": "seller_a", "other_seller": "seller_b", "buyer": "buyer_a"}
+
+
 class Exchange:
-    def __init__(self, app: Any, transport: InProcessTransport, keys: dict[str, str]) -> None:
-        self.app = app
-        self.transport = transport
-        self.client = httpx.Client(transport=transport, base_url=BASE)
-        self.keys = keys
+    """The shared test exchange, with the key names used here."""
+
+    def __init__(self, shared: SharedExchange) -> None:
+        self.app = shared.app
+        self.transport = shared.transport
+        self.client = shared.client
+        self.keys = {who: shared.key(name) for who, name in WHO.items()}
 
     def get(self, path: str, who: str = "buyer") -> Any:
         response = self.client.get(path, headers={"Authorization": f"Bearer {self.keys[who]}"})
@@ -38,19 +40,8 @@ class Exchange:
 
 
 @pytest.fixture
-def exchange(tmp_path: Path) -> Iterator[Exchange]:
-    app = create_app(f"sqlite:///{tmp_path / 'exchange.db'}")
-    keys = {}
-    with app.state.db.write() as session:
-        for who, role, tenant in (
-            ("seller", "seller", "acme-dc"),
-            ("other_seller", "seller", "borealis-dc"),
-            ("buyer", "buyer", "alpha-ai"),
-        ):
-            keys[who] = create_key(session, role=role, name=who, tenant=tenant).secret
-    transport = InProcessTransport(app)
-    yield Exchange(app, transport, keys)
-    transport.close()
+def exchange(sqlite_exchange: SharedExchange) -> Exchange:
+    return Exchange(sqlite_exchange)
 
 
 def _fresh(exchange: Exchange, record: dict[str, Any], who: str = "seller") -> dict[str, Any]:

@@ -107,7 +107,7 @@ class Offer(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
-class Request(Base):
+class RequestRow(Base):
     """A buyer's request in outcome terms (serve / batch / train); ``spec`` is its body."""
 
     __tablename__ = "requests"
