@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from suanli.gateway.outcomes import Aggregator, CallRecord
 from suanli.store import gateway as repo
-from tests.service.conftest import Exchange
+from tests.conftest import Exchange
 
 
 def _lease(exchange: Exchange) -> int:

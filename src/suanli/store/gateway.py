@@ -28,8 +28,7 @@ from suanli.market.slo import (
 )
 from suanli.store.gateway_tables import LeaseMinuteRow, ReplicaRow, SloCreditRow
 from suanli.store.keys import Caller
-from suanli.store.models import Lease, LedgerEntryRow, Order, Quote, utcnow
-from suanli.store.models import Request as RequestRow
+from suanli.store.models import Lease, LedgerEntryRow, Order, Quote, RequestRow, utcnow
 
 CREDIT_MEMO = "slo-credit"
 MINUTE_FIELDS = (
