@@ -42,10 +42,10 @@ from suanli.perf import (
     KvPrecision,
     Precision,
     decode_step,
-    max_tokens_in_memory,
     memory_fit,
     prefill,
 )
+from suanli.perf.memory import max_sequences_in_memory
 from suanli.perf.precision import KV_PRECISIONS, resolve_precision
 from suanli.perf.queueing import (
     ReplicaLoad,
@@ -279,6 +279,7 @@ class Candidate:
                 tp=tp,
                 precision=precision,
                 kv_precision=kv_precision,
+                sequences=1,
             )
         except InvalidRequest as exc:
             self.rejection = Rejection(gpu.name, tp, exc.message, 0)
@@ -299,9 +300,14 @@ class Candidate:
         self.weights = np.asarray(workload.sample_weights)
         self.prefill_mean_s = float(np.dot(self.weights, pf) / self.weights.sum())
         ctx = workload.decode_context
-        batch_memory = max_tokens_in_memory(
-            arch, gpu, tp=tp, precision=precision, kv_precision=self.kv_precision
-        ) // (ctx + 1)
+        batch_memory = max_sequences_in_memory(
+            arch,
+            gpu,
+            tokens_per_sequence=ctx + 1,
+            tp=tp,
+            precision=precision,
+            kv_precision=self.kv_precision,
+        )
         batch_cap = max(1, min(batch_memory, MAX_BATCH))
         target_s = tpot_target_ms / 1e3
         self.step1_ms = self._step_s(1) * 1e3
