@@ -2,9 +2,9 @@
 
 ``create_app(database_url)`` opens the database (applying migrations), installs the error
 handlers and the metrics/log middleware, and includes every router listed in
-``_routers()``: to add one (market, dashboard), add one line there. ``app_from_env`` is the
-factory ``suanli serve`` hands to uvicorn, so every worker process builds its own app on
-``$SUANLI_DATABASE_URL``.
+``_routers()``: to add one (market, dashboard), add one line there. ``app_for(settings)``
+is the factory ``suanli serve`` hands to uvicorn with its :class:`~suanli.settings.Settings`,
+so every worker process builds its own app from the same explicit configuration.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from fastapi import APIRouter, FastAPI
 
 from suanli.api import errors
 from suanli.api.metrics import Metrics, MetricsMiddleware
+from suanli.settings import Settings
 from suanli.store.db import Database
 
 GIL_SWITCH_INTERVAL_S = 0.0005
-CLEAR_ENV = "SUANLI_CLEAR_EVERY_S"  # set by `suanli serve --clear-every`
 
 DESCRIPTION = """\
 Suanli (算力) exchange: sellers list idle GPUs (offers), buyers ask in outcome terms
@@ -50,11 +50,20 @@ def _routers() -> list[APIRouter]:
     return routers
 
 
-def create_app(database_url: str | None = None, *, clear_every_s: float = 0.0) -> FastAPI:
-    """The exchange on ``database_url`` (else ``$SUANLI_DATABASE_URL``, else the default
-    SQLite file), with migrations applied. With ``clear_every_s > 0`` the market clears by
-    itself once per period (:mod:`suanli.api.scheduler`)."""
-    db = Database.connect(database_url)
+def create_app(
+    database_url: str | None = None,
+    *,
+    clear_every_s: float | None = None,
+    settings: Settings | None = None,
+) -> FastAPI:
+    """The exchange on ``database_url`` (else ``settings.database_url``, else the default
+    SQLite file), with migrations applied. With ``clear_every_s > 0`` (else
+    ``settings.clear_every_s``) the market clears by itself once per period
+    (:mod:`suanli.api.scheduler`). ``settings`` defaults to the environment's."""
+    settings = settings or Settings()
+    if clear_every_s is None:
+        clear_every_s = settings.clear_every_s
+    db = Database.connect(database_url or settings.database_url, pool=settings.db_pool)
 
     @asynccontextmanager
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
@@ -81,7 +90,8 @@ def create_app(database_url: str | None = None, *, clear_every_s: float = 0.0) -
         lifespan=lifespan,
     )
     app.state.db = db
-    app.state.metrics = Metrics()
+    app.state.settings = settings
+    app.state.metrics = Metrics(settings.metrics_dir)
     app.state.key_cache = {}
     errors.install(app)
     for router in _routers():
@@ -90,24 +100,46 @@ def create_app(database_url: str | None = None, *, clear_every_s: float = 0.0) -
     from suanli.api.fastpath import FastOrders
 
     app.add_middleware(FastOrders, fastapi_app=app)
+    from suanli.api.guards import Guards  # body limit, content type, rate limits
+
+    app.add_middleware(Guards, settings=settings)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
 
 
-def app_from_env() -> FastAPI:
-    """Uvicorn factory: the app on ``$SUANLI_DATABASE_URL`` (set by ``suanli serve``), with
-    structured logs at ``$SUANLI_LOG_LEVEL``."""
-    import os
+def app_for(settings: Settings, *, supervised: bool = False) -> FastAPI:
+    """Uvicorn factory (bound to ``settings`` by ``suanli serve``, which pickles it into each
+    worker): the app with structured logs at ``settings.log_level``. A ``supervised`` worker
+    exits by itself if its supervisor dies, so no orphan keeps serving the port."""
     import sys
 
     from suanli.api.metrics import configure_logging
 
-    configure_logging(os.environ.get("SUANLI_LOG_LEVEL", "INFO"))
+    configure_logging(settings.log_level)
+    if supervised:
+        _stop_when_orphaned()
     # The SQLite writer thread holds the cross-process write lock while it runs a batch;
     # with Python's 5 ms GIL switch interval it could wait that long for the GIL behind the
     # event loop, and the other workers with it (see suanli.api.groupcommit). PostgreSQL
     # writes run in the thread pool instead, where a shorter interval only adds switches.
-    app = create_app(clear_every_s=float(os.environ.get(CLEAR_ENV, "0") or 0))
+    app = create_app(settings=settings)
     if app.state.db.is_sqlite:
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     return app
+
+
+def _stop_when_orphaned(interval_s: float = 0.5) -> None:
+    """Exit this process once the process that started it is gone."""
+    import os
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval_s)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="suanli-orphan-watch", daemon=True).start()

@@ -86,7 +86,14 @@ class FastOrders:
         if secret is None or not json_body:
             return False
         state = self.fastapi_app.state
-        caller = caller_for_key(state, secret)
+        try:
+            caller = caller_for_key(state, secret)
+        except Exception as exc:  # the key look-up reads the database: outages are 503 too
+            handled = response_for(Request(scope), exc)
+            if handled is None:
+                raise
+            await handled(scope, _no_body, send)
+            return True
         if caller is None or caller.role != "buyer":
             return False
         try:
@@ -114,12 +121,12 @@ class FastOrders:
             if handled is None:
                 raise
             response = handled
-
-        async def no_body() -> Message:
-            return {"type": "http.disconnect"}
-
-        await response(scope, no_body, send)
+        await response(scope, _no_body, send)
         return True
+
+
+async def _no_body() -> Message:
+    return {"type": "http.disconnect"}
 
 
 def _replay(raw: bytes, receive: Receive) -> Receive:

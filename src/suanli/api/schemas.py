@@ -11,6 +11,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from suanli.defaults import DEFAULT_HEADROOM, DEFAULT_PERCENTILE, MAX_HEADROOM
+
 MAX_INT = 2**31 - 1
 T = TypeVar("T")
 
@@ -31,9 +33,10 @@ Fabric = Literal["nvlink-ib", "nvlink-roce", "nvlink-eth", "pcie-ib", "pcie-roce
 
 
 class Input(BaseModel):
-    """Base of every request body: unknown fields and non-finite numbers are rejected."""
+    """Base of every request body: unknown fields, non-finite numbers and values of the
+    wrong JSON type (``true`` for a number, ``"8"`` for a count) are rejected."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
 class Output(BaseModel):
@@ -128,8 +131,8 @@ class ServeSpec(Input):
     output_tokens: int = Field(ge=1, le=1_000_000, description="mean output tokens")
     ttft_ms: float = Field(gt=0, le=600_000)
     tpot_ms: float = Field(gt=0, le=60_000)
-    percentile: float = Field(95.0, ge=50, le=99.99)
-    headroom: float = Field(0.2, ge=0, le=10)
+    percentile: float = Field(DEFAULT_PERCENTILE, ge=50, le=99.99)
+    headroom: float = Field(DEFAULT_HEADROOM, ge=0, lt=MAX_HEADROOM)
     regions: dict[Name, float] = Field(
         min_length=1, max_length=50, description="demand city -> share of traffic"
     )

@@ -30,9 +30,15 @@ class ServerProcess:
     """``with ServerProcess(url, workers=2) as server: httpx.get(server.url + "/healthz")``."""
 
     def __init__(
-        self, database_url: str, *, workers: int = 1, startup_timeout_s: float = 60.0
+        self,
+        database_url: str,
+        *,
+        workers: int = 1,
+        startup_timeout_s: float = 60.0,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.database_url = database_url
+        self.extra_env = dict(extra_env or {})
         self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -40,7 +46,16 @@ class ServerProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> ServerProcess:
-        env = dict(os.environ, SUANLI_DATABASE_URL=self.database_url)
+        # The child's own environment (this process's is left alone): its database, and no
+        # rate limits, since a load test sends thousands of requests from one address.
+        env = dict(
+            os.environ,
+            SUANLI_DATABASE_URL=self.database_url,
+            SUANLI_RATE_LIMIT_PER_IP="",
+            SUANLI_RATE_LIMIT_PER_KEY="",
+            SUANLI_RATE_LIMIT_AUTH_FAILURES="",
+            **self.extra_env,
+        )
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "suanli", "serve",

@@ -15,11 +15,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from suanli.api.deps import Caller, DatabaseDep, Paging, get_caller, require_roles
 from suanli.api.idempotency import run_post
 from suanli.api.routes._common import AUTH_RESPONSES
+from suanli.api.schemas import Input, Name
 from suanli.errors import Forbidden, InvalidRequest, NotFound
 from suanli.market.codec import fill_to_dict, lease_to_dict, order_to_dict
 from suanli.market.events import Activate, CancelLease, CancelOrder, Clear, Meter, PlaceOrder
@@ -52,10 +53,10 @@ def store(request: Request) -> MarketStore:
 StoreDep = Annotated[MarketStore, Depends(store)]
 
 
-class MarketOrderIn(BaseModel):
+class MarketOrderIn(Input):
     side: Literal["bid", "ask"]
-    gpu: str = Field(max_length=64, examples=["H100"])
-    hub: str = Field(max_length=100, examples=["zhongwei"])
+    gpu: Name = Field(max_length=64, examples=["H100"])
+    hub: Name = Field(max_length=100, examples=["zhongwei"])
     pricing: Literal["on-demand", "interruptible", "reserved"] = "on-demand"
     start_h: float = Field(ge=0, le=1e7)
     end_h: float = Field(ge=0, le=1e7)
