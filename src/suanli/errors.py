@@ -156,3 +156,58 @@ class Unavailable(SuanliError):
 
     status_code = 503
     code = "unavailable"
+
+
+#: Every error class by the ``error`` code it puts in a response body: the one map clients use
+#: to raise, from an API answer, the class the server raised.
+ERRORS_BY_CODE: dict[str, type[SuanliError]] = {
+    cls.code: cls
+    for cls in (
+        SuanliError,
+        InvalidRequest,
+        DataFileError,
+        NotFound,
+        Conflict,
+        Infeasible,
+        Unauthorized,
+        Forbidden,
+        Unavailable,
+    )
+}
+
+# Answers without one of our codes (a 404 route, a 413 or 429 from a proxy): by status.
+_ERRORS_BY_STATUS: dict[int, type[SuanliError]] = {
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    422: InvalidRequest,
+    503: Unavailable,
+}
+
+
+def error_from_body(status_code: int, body: Mapping[str, Any]) -> SuanliError:
+    """The :class:`SuanliError` an API error answer stands for: the class named by its
+    ``error`` code (else by its status code), with its message, hint and context."""
+    code = body.get("error")
+    cls = ERRORS_BY_CODE.get(code if isinstance(code, str) else "") or _ERRORS_BY_STATUS.get(
+        status_code, Unavailable if status_code >= 500 else SuanliError
+    )
+    message = str(body.get("message") or body.get("detail") or f"HTTP {status_code}")
+    hint = body.get("hint")
+    hint = str(hint) if hint else None
+    raw_context = body.get("context")
+    context: dict[str, Any] = dict(raw_context) if isinstance(raw_context, Mapping) else {}
+    error: SuanliError
+    if cls is DataFileError:
+        error = DataFileError(message, hint=hint)  # the message already names the place
+        error.field = context.get("field")
+    elif issubclass(cls, InvalidRequest):
+        error = cls(message, field=context.get("field"), hint=hint, context=context)
+    elif issubclass(cls, NotFound):
+        error = cls(message, suggestions=context.get("suggestions"), hint=hint, context=context)
+    else:
+        error = cls(message, hint=hint, context=context)
+    error.context = context
+    error.status_code = status_code
+    return error

@@ -1,10 +1,9 @@
 """``suanli offers|requests|quote|leases`` through Typer's CliRunner, talking HTTP to an
-in-process exchange (the client's ``make_client`` is pointed at a TestClient)."""
+in-process exchange (``suanli.cli.remote.transport`` is an in-process ASGI transport)."""
 
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,13 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from suanli.api.app import create_app
-from suanli.cli import client_cmd
+from suanli.cli import remote
 from suanli.cli.main import app as cli
+from suanli.client import InProcessTransport
 from suanli.store import create_key
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 URL = "http://exchange.test"
 
@@ -33,15 +29,11 @@ def keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, 
             for who, role in (("dc", "seller"), ("team", "buyer"), ("other", "buyer"))
         }
 
-    def make_client(url: str, key: str | None) -> Any:
-        assert url == URL
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        return TestClient(exchange, base_url=url, headers=headers)
-
-    monkeypatch.setattr(client_cmd, "make_client", make_client)
+    transport = InProcessTransport(exchange)
+    monkeypatch.setattr(remote, "transport", transport)
     monkeypatch.setenv("SUANLI_URL", URL)
     yield made
-    exchange.state.db.dispose()
+    transport.close()
 
 
 def run(*args: str, key: str | None = None) -> Any:

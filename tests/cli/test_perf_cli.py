@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from suanli.cli.main import app
@@ -183,4 +184,40 @@ def test_catalog_models() -> None:
     rows = json.loads(result.stdout)
     names = {r["name"] for r in rows}
     assert {"DeepSeek-V3", "Qwen3-30B-A3B", "Llama-3.1-8B"} <= names
+    by_name = {r["name"]: r for r in rows}
+    # Llama-3.1-8B: 2 (K, V) x 32 layers x 8 KV heads x 128 dims x 2 bytes
+    assert by_name["Llama-3.1-8B"]["kv_bytes_per_token"]["bf16"] == 131_072
+    assert by_name["DeepSeek-V3"]["weight_precision"] == "fp8"
     assert runner.invoke(app, ["catalog", "models"]).exit_code == 0
+
+
+def test_generate_json_contract() -> None:
+    args = ["perf", "generate", "--model", "llama-3.1-70b", "--gpu", "h100", "--tp", "2"]
+    args += ["--precision", "fp8", "--kv-precision", "fp8", "--engine", "tensorrt-llm"]
+    args += ["--batch", "8", "--prompt-tokens", "1000", "--output-tokens", "200", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["total_ms"] == pytest.approx(body["prefill_ms"] + body["decode_ms"])
+    assert body["decode_steps"] == 199
+    assert body["output_tokens_per_s"] == pytest.approx(8 * 200 / body["total_ms"] * 1e3)
+    assert (body["precision"], body["kv_precision"], body["engine"]) == (
+        "fp8",
+        "fp8",
+        "tensorrt-llm",
+    )
+
+
+def test_throughput_json_contract_and_kv_flag() -> None:
+    base = ["perf", "throughput", "-m", "llama-3.1-8b", "-g", "h100", "--tp", "1"]
+    base += ["--prompt-tokens", "1000", "--output-tokens", "200", "--json"]
+    docs = {}
+    for kv in ("bf16", "fp8"):
+        result = runner.invoke(app, [*base, "--kv-precision", kv])
+        assert result.exit_code == 0, result.output
+        docs[kv] = json.loads(result.stdout)
+    for body in docs.values():
+        assert body["output_tokens_per_s"] > 0 and body["batch"] >= 1
+    assert docs["fp8"]["batch"] >= 2 * docs["bf16"]["batch"]
+    err = _one_line_error([*base, "--kv-precision", "int8"])
+    assert "kv" in err.lower()

@@ -5,21 +5,18 @@ from __future__ import annotations
 
 import os
 import uuid
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
-
-with warnings.catch_warnings():  # starlette warns about httpx at import; nothing to fix here
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 from suanli.api.app import create_app
 from suanli.store import create_key
 from suanli.store.db import resolve_database_url
+from tests.conftest import in_process
 
 PG_ENV = "SUANLI_TEST_DATABASE_URL"
 WHO = {
@@ -32,7 +29,7 @@ WHO = {
 
 @dataclass
 class Market:
-    client: TestClient
+    client: httpx.Client
     url: str
     headers: dict[str, dict[str, str]]
 
@@ -74,5 +71,5 @@ def market_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[st
 def market(market_db_url: str) -> Iterator[Market]:
     app = create_app(market_db_url)
     headers = keys_for(app)
-    with TestClient(app) as client:
+    with in_process(app) as client:
         yield Market(client, market_db_url, headers)

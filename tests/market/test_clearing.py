@@ -197,19 +197,92 @@ def test_large_random_book_properties() -> None:
             assert q == by_id[oid].quantity_gpus
 
 
-def test_aon_fallback_beyond_bitset_limit_keeps_prices_valid(
+def test_aon_fallback_beyond_table_limit_keeps_prices_valid_and_says_so(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import suanli.market.aon as aon_module
 
-    monkeypatch.setattr(aon_module, "MAX_BITSET_BITS", 1)
+    monkeypatch.setattr(aon_module, "MAX_TABLE_CELLS", 1)
     orders = [
         bid("g1", INST, "A", 12, 5, all_or_nothing=True),
         bid("g2", INST, "B", 11, 4, all_or_nothing=True),
         ask("s", INST, "S", 8, 7),
     ]
     check_invariants(orders)
-    assert clear(orders).filled_gpus.get("g1") == 5
+    result = clear(orders)
+    assert result.filled_gpus.get("g1") == 5
+    assert result.instruments[0].method == "aon-greedy"
+
+
+def brute_force_best(orders: list[Order]) -> tuple[int, int]:
+    """(volume, surplus) of the best allocation: every fill vector (AON bids all or none)
+    with as many GPUs bought as sold and a uniform price every filled order accepts, ranked
+    by volume, then surplus. Enumerated with NumPy over the whole product."""
+    ranges = [
+        (0, o.quantity_gpus)
+        if o.side is Side.BID and o.all_or_nothing
+        else tuple(range(o.quantity_gpus + 1))
+        for o in orders
+    ]
+    fills = np.array(list(itertools.product(*ranges)), dtype=np.int64)
+    sign = np.array([1 if o.side is Side.BID else -1 for o in orders], dtype=np.int64)
+    price = np.array([o.price_fen_per_gpu_hour for o in orders], dtype=np.int64)
+    is_bid = sign > 0
+    balanced = (fills * sign).sum(axis=1) == 0
+    filled = fills > 0
+    max_reserve = np.where(filled & ~is_bid, price, -1).max(axis=1)
+    min_limit = np.where(filled & is_bid, price, 10**9).min(axis=1)
+    ok = balanced & (max_reserve <= min_limit)
+    volume = np.where(ok, (fills * is_bid).sum(axis=1), -1)
+    best_volume = int(volume.max())
+    surplus = (fills * sign * price).sum(axis=1)
+    return best_volume, int(surplus[volume == best_volume].max())
+
+
+@st.composite
+def aon_books(draw: st.DrawFn) -> list[Order]:
+    """Small books with at least one AON bid, prices spread enough for surplus to differ."""
+    n_asks, n_bids = draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    orders: list[Order] = []
+    for i in range(n_asks):
+        reserve, qty = draw(st.integers(80, 120)) / 10, draw(st.integers(1, 4))
+        orders.append(ask(f"a{i}", INST, f"S{i}", reserve, qty))
+    for i in range(n_bids):
+        limit, qty = draw(st.integers(80, 120)) / 10, draw(st.integers(1, 5))
+        gang = i == 0 or draw(st.booleans())
+        orders.append(bid(f"b{i}", INST, f"B{i}", limit, qty, all_or_nothing=gang))
+    return draw(st.permutations(orders))
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(aon_books())
+def test_aon_clearing_equals_brute_force_volume_then_surplus(orders: list[Order]) -> None:
+    result = clear(orders)
+    check_invariants(orders)
+    (inst,) = result.instruments if result.instruments else (None,)
+    got = (0, 0) if inst is None else (inst.volume_gpus, inst.surplus_fen_per_hour)
+    expected = brute_force_best(orders)
+    assert got == (expected if expected[0] > 0 else (0, 0))
+    by_id = {o.id: o for o in orders}
+    surplus = sum(
+        f.gpus * (by_id[f.bid_id].price_fen_per_gpu_hour - by_id[f.ask_id].price_fen_per_gpu_hour)
+        for f in result.fills
+    )
+    assert surplus == got[1]  # the reported surplus is the fills' own
+
+
+def test_issue_example_takes_the_surplus_maximal_allocation() -> None:
+    """Asks 9.15x1, 9.30x2, 9.87x2; bids 10.70x4, 10.10x4 AON, 9.95x8: filling the AON bid
+    reaches the same 5 GPUs but with 3.61 CNY/h of surplus instead of 5.26."""
+    orders = [
+        ask("a1", INST, "S1", 9.15, 1), ask("a2", INST, "S2", 9.30, 2),
+        ask("a3", INST, "S3", 9.87, 2), bid("b1", INST, "B1", 10.70, 4),
+        bid("gang", INST, "B2", 10.10, 4, all_or_nothing=True), bid("b3", INST, "B3", 9.95, 8),
+    ]  # fmt: skip
+    result = clear(orders)
+    assert result.volume_gpus == 5 and result.instruments[0].surplus_fen_per_hour == 526
+    assert dict(result.filled_gpus) == {"a1": 1, "a2": 2, "a3": 2, "b1": 4, "b3": 1}
+    assert result.price(INST) == 995
 
 
 @settings(max_examples=60, deadline=None)

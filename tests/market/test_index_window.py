@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,10 +9,7 @@ from sqlalchemy import create_engine, text
 
 from suanli.api.app import create_app
 from suanli.cli.demo_exchange import run_exchange_demo
-
-with warnings.catch_warnings():  # starlette warns about httpx at import; nothing to fix here
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
+from tests.conftest import in_process
 
 
 def test_old_direct_fills_leave_the_default_window(tmp_path: Path) -> None:
@@ -26,7 +22,7 @@ def test_old_direct_fills_leave_the_default_window(tmp_path: Path) -> None:
             text("UPDATE fills SET created_at = :t"), {"t": month_ago.replace(tzinfo=None)}
         )
     engine.dispose()
-    with TestClient(create_app(f"sqlite:///{path}")) as client:
+    with in_process(create_app(f"sqlite:///{path}")) as client:
         recent = client.get("/api/v1/index", params={"gpu": gpu}).json()
         assert recent["latest_cny_per_gpu_hour"] is None  # 7-day hourly window: nothing
         longer = client.get("/api/v1/index", params={"gpu": gpu, "days": 40}).json()

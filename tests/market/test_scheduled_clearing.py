@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import time
-import warnings
 from pathlib import Path
 
 from suanli.api.app import create_app
 from suanli.api.scheduler import clear_if_due
 from suanli.store import Database, create_key
-
-with warnings.catch_warnings():  # starlette warns about httpx at import; nothing to fix here
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
+from tests.conftest import in_process
 
 
 def _order(side: str, price: float) -> dict[str, object]:
@@ -36,7 +32,7 @@ def _keys(url: str) -> tuple[str, str]:
 def test_background_rounds_fill_crossing_orders(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'x.db'}"
     seller, buyer = _keys(url)
-    with TestClient(create_app(url, clear_every_s=0.2)) as client:
+    with in_process(create_app(url, clear_every_s=0.2)) as client:
         for key, order in ((seller, _order("ask", 8.0)), (buyer, _order("bid", 12.0))):
             r = client.post(
                 "/market/orders", json=order, headers={"Authorization": f"Bearer {key}"}
@@ -56,7 +52,7 @@ def test_a_round_is_skipped_when_empty_or_already_cleared(tmp_path: Path) -> Non
     url = f"sqlite:///{tmp_path / 'x.db'}"
     seller, buyer = _keys(url)
     app = create_app(url)  # no background loop: rounds are driven by hand here
-    with TestClient(app) as client:
+    with in_process(app) as client:
         assert clear_if_due(app, period_start_h=0.0) is None  # no resting orders
         for key, order in ((seller, _order("ask", 8.0)), (buyer, _order("bid", 6.0))):
             client.post("/market/orders", json=order, headers={"Authorization": f"Bearer {key}"})

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from suanli.api.app import create_app
-from tests.market.conftest import Market, TestClient, keys_for
+from tests.conftest import in_process
+from tests.market.conftest import Market, keys_for
 
 
 def _window() -> tuple[float, float]:
@@ -79,11 +80,11 @@ def test_market_state_survives_restart(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'm.db'}"
     app = create_app(url)
     headers = keys_for(app)
-    with TestClient(app) as c:
+    with in_process(app) as c:
         c.post("/market/orders", json=_order("ask", 8.0, 4), headers=headers["seller_a"])
         c.post("/market/orders", json=_order("bid", 9.0, 4), headers=headers["buyer_a"])
         c.post("/market/clear", headers=headers["operator"])
-    with TestClient(create_app(url)) as c:
+    with in_process(create_app(url)) as c:
         fills = c.get("/market/fills", headers=headers["operator"]).json()
         assert fills["total"] == 1 and fills["items"][0]["price_cny_per_gpu_hour"] == 8.5
 
@@ -96,7 +97,7 @@ def test_two_workers_share_one_market(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     app_a, app_b = create_app(url), create_app(url)
     headers = keys_for(app_a)
-    with TestClient(app_a) as a, TestClient(app_b) as b:
+    with in_process(app_a) as a, in_process(app_b) as b:
 
         def post(k: int) -> int:
             client = a if k % 2 else b
@@ -127,26 +128,31 @@ def test_index_cli_reads_a_running_exchange(
 ) -> None:
     import json
 
-    import httpx
     from typer.testing import CliRunner
 
+    from suanli.cli import remote
     from suanli.cli.main import app
+    from suanli.client import InProcessTransport
 
     c = market.client
     c.post("/market/orders", json=_order("ask", 7.0, 4), headers=market.as_("seller_a"))
     c.post("/market/orders", json=_order("bid", 9.0, 4), headers=market.as_("buyer_a"))
     c.post("/market/clear", headers=market.as_("operator"))
 
-    def fake_get(url: str, params: dict[str, str], timeout: float) -> httpx.Response:
-        assert url == "http://exchange.test/api/v1/index"
-        return c.get("/api/v1/index", params=params)
-
-    monkeypatch.setattr(httpx, "get", fake_get)
+    transport = InProcessTransport(create_app(market.url))  # a second node on the same data
+    monkeypatch.setattr(remote, "transport", transport)
     runner = CliRunner()
     args = ["index", "--gpu", "H100", "--hub", "Ningxia", "--url", "http://exchange.test"]
-    result = runner.invoke(app, [*args, "--json"])
-    assert result.exit_code == 0, result.output
-    doc = json.loads(result.stdout)
-    assert doc["hub"] == "Ningxia" and doc["latest_cny_per_gpu_hour"] == 8.0
-    table = runner.invoke(app, args)
-    assert table.exit_code == 0 and "H100-SXM" in table.stdout
+    try:
+        result = runner.invoke(app, [*args, "--json"])
+        assert result.exit_code == 0, result.output
+        doc = json.loads(result.stdout)
+        assert doc["hub"] == "Ningxia" and doc["latest_cny_per_gpu_hour"] == 8.0
+        table = runner.invoke(app, args)
+        assert table.exit_code == 0 and "H100-SXM" in table.stdout
+        bad = runner.invoke(
+            app, ["index", "--gpu", "H100", "--pricing", "cheap", "--url", "http://exchange.test"]
+        )
+        assert bad.exit_code == 2 and "error:" in bad.output
+    finally:
+        transport.close()

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import copy
-import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-
-with warnings.catch_warnings():  # starlette warns about httpx at import
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 from suanli.api.app import create_app
 from suanli.catalog import gpu
+from suanli.client import InProcessTransport
 from suanli.errors import DataFileError, Forbidden, InvalidRequest, Unauthorized
 from suanli.probe.overrides import measured_gpu, measured_peaks
 from suanli.probe.upload import upload
@@ -25,13 +22,11 @@ BASE = "http://testserver"
 
 
 class Exchange:
-    def __init__(self, client: TestClient, keys: dict[str, str]) -> None:
-        self.client = client
+    def __init__(self, app: Any, transport: InProcessTransport, keys: dict[str, str]) -> None:
+        self.app = app
+        self.transport = transport
+        self.client = httpx.Client(transport=transport, base_url=BASE)
         self.keys = keys
-
-    def transport(self, url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
-        response = self.client.post(url, content=body, headers=dict(headers))
-        return response.status_code, response.content
 
     def get(self, path: str, who: str = "buyer") -> Any:
         response = self.client.get(path, headers={"Authorization": f"Bearer {self.keys[who]}"})
@@ -50,8 +45,9 @@ def exchange(tmp_path: Path) -> Iterator[Exchange]:
             ("buyer", "buyer", "alpha-ai"),
         ):
             keys[who] = create_key(session, role=role, name=who, tenant=tenant).secret
-    with TestClient(app) as client:
-        yield Exchange(client, keys)
+    transport = InProcessTransport(app)
+    yield Exchange(app, transport, keys)
+    transport.close()
 
 
 def _offer(exchange: Exchange, gpu_name: str, who: str = "seller") -> int:
@@ -169,15 +165,15 @@ def test_cli_probe_upload_reaches_the_exchange(
 ) -> None:
     from typer.testing import CliRunner
 
+    from suanli.cli import remote
     from suanli.cli.main import app
     from suanli.probe import run as probe_run
-    from suanli.probe import upload as upload_module
     from tests.probe.conftest import H200_ROW, smi_runner
 
     monkeypatch.setattr(
         probe_run, "load_environment", lambda: probe_run.Environment(smi_runner([H200_ROW]))
     )
-    monkeypatch.setattr(upload_module, "urllib_transport", exchange.transport)
+    monkeypatch.setattr(remote, "transport", exchange.transport)
     result = CliRunner().invoke(
         app,
         ["probe", "--quick", "--json", "--upload", "--url", BASE, "--key", exchange.keys["seller"]],
@@ -235,7 +231,7 @@ def test_an_offer_page_costs_one_verification_query(
         _offer(exchange, "H200")
         _offer(exchange, "H200", who="other_seller")
     upload(h200_record, url=BASE, key=exchange.keys["seller"], transport=exchange.transport)
-    engine = exchange.client.app.state.db.engine  # type: ignore[attr-defined]
+    engine = exchange.app.state.db.engine
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:

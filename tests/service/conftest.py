@@ -7,22 +7,19 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
-
-with warnings.catch_warnings():  # starlette warns about httpx at import; nothing to fix here
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 from suanli.api.app import create_app
 from suanli.store import Base, Database, create_key
 from suanli.store.db import resolve_database_url
+from tests.conftest import in_process
 
 PG_ENV = "SUANLI_TEST_DATABASE_URL"
 ROLES_AND_TENANTS = {
@@ -114,8 +111,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
 class Exchange:
     """A test client on a fresh app plus a header set per role/tenant."""
 
-    client: TestClient
+    client: httpx.Client
     url: str
+    app: Any
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
     key_ids: dict[str, str] = field(default_factory=dict)
 
@@ -144,8 +142,8 @@ def make_keys(app: Any) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
 def exchange(db_url: str) -> Iterator[Exchange]:
     app = create_app(db_url)
     headers, ids = make_keys(app)
-    with TestClient(app) as client:
-        yield Exchange(client=client, url=db_url, headers=headers, key_ids=ids)
+    with in_process(app) as client:
+        yield Exchange(client=client, url=db_url, app=app, headers=headers, key_ids=ids)
 
 
 @pytest.fixture
@@ -154,5 +152,5 @@ def sqlite_exchange(tmp_path: Path, sqlite_template: Path) -> Iterator[Exchange]
     url = _sqlite_url(sqlite_template, tmp_path)
     app = create_app(url)
     headers, ids = make_keys(app)
-    with TestClient(app) as client:
-        yield Exchange(client=client, url=url, headers=headers, key_ids=ids)
+    with in_process(app) as client:
+        yield Exchange(client=client, url=url, app=app, headers=headers, key_ids=ids)

@@ -45,7 +45,7 @@ def _build(ex: Exchange) -> World:
     }
     ra = c.post("/requests", json=serve, headers=ex.as_("buyer_a")).json()["id"]
     rb = c.post("/requests", json=serve, headers=ex.as_("buyer_b")).json()["id"]
-    db = c.app.state.db  # type: ignore[attr-defined]
+    db = ex.app.state.db
     quotes = []
     with db.write() as session:
         for rid, tenant in ((ra, "alpha-ai"), (rb, "beta-ai")):
@@ -242,7 +242,7 @@ def test_unknown_and_malformed_keys_get_401(sqlite_exchange: Exchange) -> None:
 def test_revoked_key_stops_working(sqlite_exchange: Exchange) -> None:
     from suanli.store.models import ApiKey, utcnow
 
-    app = sqlite_exchange.client.app
+    app = sqlite_exchange.app
     with app.state.db.write() as session:  # type: ignore[attr-defined]
         session.get(ApiKey, sqlite_exchange.key_ids["buyer_b"]).revoked_at = utcnow()
     app.state.key_cache.clear()  # type: ignore[attr-defined]

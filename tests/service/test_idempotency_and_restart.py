@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import warnings
-
 from sqlalchemy import func, select
 
 from suanli.api.app import create_app
 from suanli.store.migrate import current_revision
 from suanli.store.models import Fill, Lease, Offer, Order
+from tests.conftest import in_process
 from tests.service.conftest import OFFER, Exchange, make_keys
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 
 def _count(exchange: Exchange, model: type) -> int:
-    with exchange.client.app.state.db.read() as session:  # type: ignore[attr-defined]
+    with exchange.app.state.db.read() as session:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
@@ -75,7 +70,7 @@ def test_keys_are_per_api_key_and_failures_are_not_stored(sqlite_exchange: Excha
 def test_everything_survives_a_restart(db_url: str) -> None:
     app = create_app(db_url)
     headers, _ = make_keys(app)
-    with TestClient(app) as client:
+    with in_process(app) as client:
         offer = client.post("/offers", json=OFFER, headers=headers["seller_a"]).json()
         order = client.post(
             "/orders",
@@ -86,7 +81,7 @@ def test_everything_survives_a_restart(db_url: str) -> None:
 
     again = create_app(db_url)  # a new process would do the same: migrate (no-op), serve
     assert current_revision(again.state.db.engine) is not None
-    with TestClient(again) as client:
+    with in_process(again) as client:
         seen = client.get(f"/offers/{offer['id']}", headers=headers["buyer_a"]).json()
         assert (seen["count"], seen["available"]) == (100, 76)
         assert client.get(f"/orders/{order['id']}", headers=headers["buyer_a"]).json() == order

@@ -89,6 +89,8 @@ class ModelArch:
     total_params: int
     active_params: int
     aliases: tuple[str, ...] = ()
+    weight_precision: str = "bf16"  # the checkpoint's declared weights: bf16, fp8, int4, mxfp4
+    kv_precision: str = "bf16"  # the checkpoint's declared KV cache: bf16 or fp8
 
     @property
     def is_moe(self) -> bool:
@@ -183,6 +185,53 @@ def _read(path_or_dict: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any],
     if not isinstance(raw, dict):
         raise DataFileError("expected a JSON object at the top level", path=str(path))
     return raw, str(path)
+
+
+def _quantization(raw: Mapping[str, Any], path: str | None, name: str) -> tuple[str, str]:
+    """(weights, KV cache) precision the checkpoint declares in ``quantization_config``:
+    ``fp8`` (DeepSeek, Kimi-K2 block fp8), ``mxfp4`` (gpt-oss), compressed-tensors and
+    ModelOpt schemes (fp8 or 4-bit integer weights, optional fp8 KV cache), AWQ/GPTQ 4-bit.
+    No ``quantization_config``: bf16 weights and cache."""
+    q = raw.get("quantization_config")
+    if q is None:
+        return "bf16", "bf16"
+    if not isinstance(q, Mapping):
+        raise _fail(path, name, "quantization_config", "expected an object")
+    method = str(q.get("quant_method", "")).lower()
+    weights, kv = "", "bf16"
+    if method in ("fp8", "fbgemm_fp8"):
+        weights = "fp8"
+    elif method == "mxfp4":
+        weights = "mxfp4"
+    elif method in ("awq", "gptq") and q.get("bits") == 4:
+        weights = "int4"
+    elif method == "modelopt":
+        algo = str(q.get("quant_algo", "")).upper()
+        weights = {"FP8": "fp8", "W4A16_AWQ": "int4"}.get(algo, "")
+        kv = "fp8" if str(q.get("kv_cache_quant_algo", "")).upper() == "FP8" else "bf16"
+    elif method == "compressed-tensors":
+        groups = q.get("config_groups") or {}
+        schemes = [g.get("weights") or {} for g in groups.values() if isinstance(g, Mapping)]
+        kinds = {(s.get("num_bits"), s.get("type")) for s in schemes if isinstance(s, Mapping)}
+        if kinds == {(8, "float")}:
+            weights = "fp8"
+        elif kinds == {(4, "int")}:
+            weights = "int4"
+        cache = q.get("kv_cache_scheme")
+        if isinstance(cache, Mapping) and (cache.get("num_bits"), cache.get("type")) == (
+            8,
+            "float",
+        ):
+            kv = "fp8"
+    if not weights:
+        raise _fail(
+            path,
+            name,
+            "quantization_config",
+            f"unsupported quantization {method or q!r}; supported: fp8, mxfp4, "
+            "compressed-tensors fp8/int4, modelopt FP8, AWQ/GPTQ 4-bit",
+        )
+    return weights, kv
 
 
 def load_hf_config(
@@ -311,6 +360,7 @@ def load_hf_config(
     total = base + moe_layers * (per_moe_fixed + (moe.num_experts * expert if moe else 0))
     active = base + moe_layers * (per_moe_fixed + (moe.experts_per_token * expert if moe else 0))
     aliases = raw.get("_aliases") or []
+    weight_precision, kv_precision = _quantization(raw, path, label)
     return ModelArch(
         name=label,
         family=str(model_type),
@@ -334,4 +384,6 @@ def load_hf_config(
         total_params=total,
         active_params=active,
         aliases=tuple(str(a) for a in aliases),
+        weight_precision=weight_precision,
+        kv_precision=kv_precision,
     )

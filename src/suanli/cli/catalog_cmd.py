@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from suanli import catalog
-from suanli.cli.common import console, print_json, table
+from suanli.cli.common import console, print_json, table, to_jsonable
 from suanli.errors import InvalidRequest
 
 catalog_app = typer.Typer(
@@ -95,7 +95,12 @@ def models_cmd(json_out: JsonOpt = False) -> None:
     """Model architectures (dense and MoE) with parameter counts and KV-cache size."""
     rows = catalog.models()
     if json_out:
-        print_json(rows)
+        print_json(
+            [
+                {**to_jsonable(m), "kv_bytes_per_token": {"bf16": m.kv_bytes_per_token(2.0)}}
+                for m in rows
+            ]
+        )
         return
     console.print(
         table(

@@ -1,35 +1,24 @@
 """HTTP client commands for a running exchange: ``suanli offers|requests|quote|leases``.
 
-Every command takes ``--url`` and ``--key`` (or ``$SUANLI_URL`` / ``$SUANLI_KEY``). POSTs
-carry a fresh ``Idempotency-Key`` and are retried once with the same key when the
-connection drops, so a retry never creates a second object. Server errors come back as the
-same one-line message and hint the API returned.
+Every command takes ``--url`` and ``--key`` (or ``$SUANLI_URL`` / ``$SUANLI_KEY``) and talks
+to the exchange through :class:`suanli.client.ExchangeClient` (:func:`suanli.cli.remote.connect`):
+POSTs carry a fresh ``Idempotency-Key`` and are retried once with the same key when the
+connection drops, so a retry never creates a second object; server errors come back as the
+same error class, one-line message and hint the API returned.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from suanli.cli.common import console, print_json, table
-from suanli.errors import (
-    Conflict,
-    Forbidden,
-    InvalidRequest,
-    NotFound,
-    SuanliError,
-    Unauthorized,
-    Unavailable,
-)
+from suanli.cli.remote import KEY, URL, connect
+from suanli.errors import InvalidRequest
 
-DEFAULT_URL = "http://127.0.0.1:8000"
-
-URL = typer.Option(DEFAULT_URL, "--url", envvar="SUANLI_URL", help="exchange base URL")
-KEY = typer.Option(None, "--key", envvar="SUANLI_KEY", help="API key (suanli admin create-key)")
 JSON = typer.Option(False, "--json", help="print one JSON document")
 LIMIT = typer.Option(50, "--limit", min=1, max=500, help="page size")
 OFFSET = typer.Option(0, "--offset", min=0, help="rows to skip")
@@ -44,57 +33,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(requests_app, name="requests")
     app.add_typer(leases_app, name="leases")
     app.command("quote")(quote)
-
-
-_STATUS_ERRORS: dict[int, type[SuanliError]] = {
-    401: Unauthorized,
-    403: Forbidden,
-    404: NotFound,
-    409: Conflict,
-    422: InvalidRequest,
-    503: Unavailable,
-}
-
-
-def make_client(url: str, key: str | None) -> Any:
-    """An ``httpx.Client`` for the exchange (tests replace this to run in-process)."""
-    import httpx
-
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=30.0)
-
-
-def call(url: str, key: str | None, method: str, path: str, **kwargs: Any) -> Any:
-    """One request; JSON back, or the server's error raised as a :class:`SuanliError`."""
-    import httpx
-
-    if method == "POST":
-        kwargs.setdefault("headers", {})["Idempotency-Key"] = uuid.uuid4().hex
-    attempts = 2 if method == "POST" else 1
-    with make_client(url, key) as client:
-        for attempt in range(attempts):
-            try:
-                response = client.request(method, path, **kwargs)
-                break
-            except httpx.TransportError as exc:
-                if attempt + 1 < attempts:
-                    continue
-                raise Unavailable(
-                    f"cannot reach the exchange at {url}: {exc}",
-                    hint="start it with 'suanli serve' or point --url / SUANLI_URL at it",
-                ) from None
-    try:
-        body = response.json()
-    except ValueError:
-        body = {"message": response.text[:200]}
-    if response.status_code >= 400:
-        error = _STATUS_ERRORS.get(response.status_code, SuanliError)
-        message = str(body.get("message", f"HTTP {response.status_code}"))
-        hint = body.get("hint")
-        if response.status_code == 401 and not key:
-            hint = "pass --key or set SUANLI_KEY (suanli admin create-key makes one)"
-        raise error(message, hint=hint)
-    return body
 
 
 def _show(items: list[dict[str, Any]], title: str, columns: list[str], as_json: bool,
@@ -122,12 +60,8 @@ def offers_list(
     as_json: bool = JSON,
 ) -> None:
     """Search the open offers."""
-    params: dict[str, Any] = {"limit": limit, "offset": offset, "sort": sort}
-    if q:
-        params["q"] = q
-    if mine:
-        params["mine"] = "true"
-    page = call(url, key, "GET", "/offers", params=params)
+    with connect(url, key) as client:
+        page = client.list_offers(q=q, mine=mine, sort=sort, limit=limit, offset=offset)
     _show(page["items"], "Offers", OFFER_COLUMNS, as_json, page)
 
 
@@ -145,11 +79,11 @@ def offers_add(
     as_json: bool = JSON,
 ) -> None:
     """List idle GPUs (seller key)."""
-    body = {
-        "site": site, "gpu": gpu, "count": count, "price_cny_per_gpu_hour": price,
-        "gpus_per_node": gpus_per_node, "fabric": fabric, "interruptible": interruptible,
-    }  # fmt: skip
-    offer = call(url, key, "POST", "/offers", json=body)
+    with connect(url, key) as client:
+        offer = client.add_offer(
+            site=site, gpu=gpu, count=count, price_cny_per_gpu_hour=price,
+            gpus_per_node=gpus_per_node, fabric=fabric, interruptible=interruptible,
+        )  # fmt: skip
     _show([offer], "Offer listed", OFFER_COLUMNS, as_json, offer if as_json else None)
 
 
@@ -162,8 +96,8 @@ def offers_withdraw(
     as_json: bool = JSON,
 ) -> None:
     """Take free GPUs of one of your offers off the market."""
-    body: dict[str, Any] = {} if gpus is None else {"gpus": gpus}
-    offer = call(url, key, "POST", f"/offers/{offer_id}/withdraw", json=body)
+    with connect(url, key) as client:
+        offer = client.withdraw_offer(offer_id, gpus)
     _show([offer], "Offer after withdrawal", OFFER_COLUMNS, as_json, offer if as_json else None)
 
 
@@ -231,7 +165,8 @@ def requests_submit(
             "prompt_tokens": prompt_tokens, "output_tokens": output_tokens,
             "ttft_ms": ttft_ms, "tpot_ms": tpot_ms, "regions": _regions(region),
         }  # fmt: skip
-    created = call(url, key, "POST", "/requests", json=body)
+    with connect(url, key) as client:
+        created = client.submit_request(body)
     _show([created], "Request submitted", ["id", "kind", "name", "status"], as_json,
           created if as_json else None)  # fmt: skip
 
@@ -245,7 +180,8 @@ def requests_list(
     as_json: bool = JSON,
 ) -> None:
     """Your requests, newest first."""
-    page = call(url, key, "GET", "/requests", params={"limit": limit, "offset": offset})
+    with connect(url, key) as client:
+        page = client.list_requests(limit=limit, offset=offset)
     _show(page["items"], "Requests", ["id", "kind", "name", "status", "created_at"], as_json, page)
 
 
@@ -256,7 +192,8 @@ def quote(
     as_json: bool = JSON,
 ) -> None:
     """Price a request against the open offers (reserves nothing)."""
-    result = call(url, key, "POST", "/quotes", json={"request_id": request_id})
+    with connect(url, key) as client:
+        result = client.quote(request_id)
     if as_json:
         print_json(result)
         return
@@ -282,7 +219,8 @@ def leases_list(
     as_json: bool = JSON,
 ) -> None:
     """Leases you hold (buyer), grant (seller) or all (operator)."""
-    page = call(url, key, "GET", "/leases", params={"limit": limit, "offset": offset})
+    with connect(url, key) as client:
+        page = client.list_leases(limit=limit, offset=offset)
     columns = ["id", "offer_id", "buyer", "seller", "gpu", "site", "gpus",
                "price_cny_per_gpu_hour", "status"]  # fmt: skip
     _show(page["items"], "Leases", columns, as_json, page)

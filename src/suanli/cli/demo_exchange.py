@@ -3,8 +3,9 @@
 Sellers from the China 2025 scenario list GPUs, a buyer asks for an outcome (serve a model to
 two cities within a TTFT target), the exchange quotes it with sizing and placement, the buyer
 orders the quote and the GPUs are leased; the price index is read back from the fills. Every
-step goes through the HTTP API in-process (FastAPI's test client), so the demo exercises
-exactly what ``suanli serve`` runs.
+step goes through the HTTP API with :class:`suanli.client.ExchangeClient` (the client the
+CLI uses) over an in-process ASGI transport, so the demo exercises exactly what
+``suanli serve`` runs, lifespan included.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from suanli.cli.common import console, table
-from suanli.errors import SuanliError
 
 # (seller, site, GPU, GPUs, CNY per GPU-hour): western hubs ask less than metro sites.
 DEMO_OFFERS = (
@@ -39,26 +39,11 @@ DEMO_REQUEST: dict[str, Any] = {
 }
 
 
-def _check(response: Any, step: str) -> Any:
-    if response.status_code >= 400:
-        body = response.json()
-        raise SuanliError(
-            f"demo exchange step {step!r} failed: HTTP {response.status_code} "
-            f"{body.get('message', body)}",
-            hint=body.get("hint"),
-        )
-    return response.json()
-
-
 def run_exchange_demo(database_path: Path) -> dict[str, Any]:
     """List offers, quote and order a serving request, and read the index back."""
-    import warnings
-
-    with warnings.catch_warnings():  # starlette warns about httpx at import; nothing to fix
-        warnings.simplefilter("ignore")
-        from fastapi.testclient import TestClient
-
     from suanli.api.app import create_app
+    from suanli.client import ExchangeClient, InProcessTransport
+    from suanli.errors import SuanliError
     from suanli.store import Database
     from suanli.store import create_key as make_key
 
@@ -70,43 +55,33 @@ def run_exchange_demo(database_path: Path) -> dict[str, Any]:
                 seller: make_key(session, role="seller", name=seller).secret
                 for seller in sorted({o[0] for o in DEMO_OFFERS})
             }
-            buyer = make_key(session, role="buyer", name="alpha-ai").secret
+            buyer_key = make_key(session, role="buyer", name="alpha-ai").secret
     finally:
         db.dispose()
 
-    with TestClient(create_app(url)) as client:
+    transport = InProcessTransport(create_app(url))
+    try:
+        exchange = ExchangeClient("http://demo.exchange", transport=transport)
         for seller, site, gpu, count, price in DEMO_OFFERS:
-            _check(
-                client.post(
-                    "/offers",
-                    json={
-                        "site": site,
-                        "gpu": gpu,
-                        "count": count,
-                        "price_cny_per_gpu_hour": price,
-                    },
-                    headers={"Authorization": f"Bearer {sellers[seller]}"},
-                ),
-                "list offer",
+            exchange.with_key(sellers[seller]).add_offer(
+                site=site, gpu=gpu, count=count, price_cny_per_gpu_hour=price
             )
-        auth = {"Authorization": f"Bearer {buyer}"}
-        request = _check(client.post("/requests", json=DEMO_REQUEST, headers=auth), "request")
-        quote = _check(
-            client.post("/quotes", json={"request_id": request["id"]}, headers=auth), "quote"
-        )
+        buyer = exchange.with_key(buyer_key)
+        request = buyer.submit_request(DEMO_REQUEST)
+        quote = buyer.quote(request["id"])
         order = None
         if quote["feasible"]:
-            order = _check(
-                client.post(
-                    "/orders",
-                    json={"quote_id": quote["id"]},
-                    headers={**auth, "Idempotency-Key": "demo-order-1"},
-                ),
-                "order",
-            )
-        leases = _check(client.get("/leases", headers=auth), "leases")["items"]
-        offers = _check(client.get("/offers", params={"limit": 50}, headers=auth), "offers")
-        index = client.get("/api/v1/index", params={"gpu": leases[0]["gpu"]}) if leases else None
+            order = buyer.place_order(quote_id=quote["id"], idempotency_key="demo-order-1")
+        leases = buyer.list_leases()["items"]
+        offers = buyer.list_offers(limit=50)
+        index = None
+        if leases:
+            try:
+                index = exchange.index(leases[0]["gpu"])
+            except SuanliError:
+                index = None  # the demo still shows the trade without an index
+    finally:
+        transport.close()
     return {
         "database": str(database_path),
         "request": request,
@@ -114,7 +89,7 @@ def run_exchange_demo(database_path: Path) -> dict[str, Any]:
         "order": order,
         "leases": leases,
         "offers": offers["items"],
-        "index": index.json() if index is not None and index.status_code == 200 else None,
+        "index": index,
     }
 
 

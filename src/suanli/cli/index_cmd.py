@@ -9,29 +9,17 @@ from typing import Annotated, Any
 import typer
 
 from suanli.cli.common import console, print_json, table
-from suanli.errors import Unavailable
 
 
 def register(app: typer.Typer) -> None:
     app.command("index")(index)
 
 
-def _from_url(url: str, params: dict[str, str]) -> dict[str, Any]:
-    import httpx
+def _from_url(url: str, gpu: str, hub: str | None, period: str, pricing: str) -> dict[str, Any]:
+    from suanli.cli.remote import connect
 
-    try:
-        response = httpx.get(url.rstrip("/") + "/api/v1/index", params=params, timeout=10.0)
-    except httpx.HTTPError as exc:
-        raise Unavailable(
-            f"cannot reach the exchange at {url}: {exc}",
-            hint="start it with `suanli serve` or check --url",
-        ) from None
-    body: dict[str, Any] = response.json()
-    if response.status_code >= 400:
-        from suanli.errors import InvalidRequest
-
-        raise InvalidRequest(str(body.get("message", body)), hint=body.get("hint"))
-    return body
+    with connect(url) as client:
+        return client.index(gpu, hub=hub, period=period, pricing=pricing)
 
 
 def _local(gpu: str, hub: str | None, period: str, pricing: str) -> dict[str, Any]:
@@ -73,8 +61,7 @@ def index(
         from suanli.errors import InvalidRequest
 
         raise InvalidRequest(f"period must be hour or day, not {period!r}", field="period")
-    params = {"gpu": gpu, "period": period, "pricing": pricing, **({"hub": hub} if hub else {})}
-    doc = _from_url(url, params) if url else _local(gpu, hub, period, pricing)
+    doc = _from_url(url, gpu, hub, period, pricing) if url else _local(gpu, hub, period, pricing)
     if as_json:
         print_json(doc)
         return

@@ -1,4 +1,5 @@
-"""``suanli perf decode|prefill|calibration``: the step-time model from the command line."""
+"""``suanli perf decode|prefill|generate|throughput|calibration``: the performance model from
+the command line."""
 
 from __future__ import annotations
 
@@ -18,8 +19,21 @@ ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Catalog name or co
 GpuOpt = Annotated[str, typer.Option("--gpu", "-g", help="GPU model, e.g. h100, H20.")]
 TpOpt = Annotated[int, typer.Option("--tp", help="Tensor-parallel degree: 1, 2, 4 or 8.")]
 PrecisionOpt = Annotated[
-    str, typer.Option("--precision", help="Weights: bf16, fp8 (where supported) or int4.")
+    str | None,
+    typer.Option(
+        "--precision",
+        help="Weights: bf16, fp8 (where supported), int4 or mxfp4 (default: the checkpoint's).",
+    ),
 ]
+KvPrecisionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--kv-precision",
+        help="KV cache: bf16 or fp8 (default: the checkpoint's, else the engine's choice).",
+    ),
+]
+PromptOpt = Annotated[int, typer.Option("--prompt-tokens", "-p", help="Prompt length.")]
+OutputOpt = Annotated[int, typer.Option("--output-tokens", "-o", help="Tokens generated each.")]
 EngineOpt = Annotated[
     str | None,
     typer.Option(
@@ -48,7 +62,8 @@ def decode_cmd(
     batch: Annotated[int, typer.Option("--batch", "-b", help="Sequences in the batch.")] = 1,
     context: Annotated[int, typer.Option("--context", "-c", help="Cached tokens each.")] = 1024,
     tp: TpOpt = 1,
-    precision: PrecisionOpt = "bf16",
+    precision: PrecisionOpt = None,
+    kv_precision: KvPrecisionOpt = None,
     engine: EngineOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -57,14 +72,23 @@ def decode_cmd(
 
     arch, card = _resolve(model_name, gpu_name)
     prec: Any = precision  # checked by the model: InvalidRequest names the allowed values
+    kv: Any = kv_precision
     est = decode_step(
-        arch, card, batch=batch, context=context, tp=tp, precision=prec, engine=engine
+        arch,
+        card,
+        batch=batch,
+        context=context,
+        tp=tp,
+        precision=prec,
+        engine=engine,
+        kv_precision=kv,
     )
     if json_out:
         print_json({"model": arch.name, "gpu": card.name, **_jsonable(est)})
         return
     console.print(
-        f"{arch.name} on {tp}x {card.name} ({precision}, {est.engine}), batch {batch}, "
+        f"{arch.name} on {tp}x {card.name} ({est.precision}, KV {est.kv_precision}, "
+        f"{est.engine}), batch {batch}, "
         f"context {context}: "
         f"step_ms {est.step_ms:.2f}, tokens_per_s {est.tokens_per_s:,.0f}, "
         f"memory_gb {est.memory_gb:.1f} of {card.memory_gb:g} per GPU, fits {est.fits}"
@@ -78,10 +102,11 @@ def decode_cmd(
 def prefill_cmd(
     model_name: ModelOpt,
     gpu_name: GpuOpt,
-    prompt_tokens: Annotated[int, typer.Option("--prompt-tokens", "-p", help="Prompt length.")],
+    prompt_tokens: PromptOpt,
     batch: Annotated[int, typer.Option("--batch", "-b", help="Prompts prefilled together.")] = 1,
     tp: TpOpt = 1,
-    precision: PrecisionOpt = "bf16",
+    precision: PrecisionOpt = None,
+    kv_precision: KvPrecisionOpt = None,
     engine: EngineOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -90,6 +115,7 @@ def prefill_cmd(
 
     arch, card = _resolve(model_name, gpu_name)
     prec: Any = precision
+    kv: Any = kv_precision
     est = prefill(
         arch,
         card,
@@ -98,17 +124,104 @@ def prefill_cmd(
         tp=tp,
         precision=prec,
         engine=engine,
+        kv_precision=kv,
     )
     if json_out:
         print_json({"model": arch.name, "gpu": card.name, **_jsonable(est)})
         return
     console.print(
-        f"{arch.name} on {tp}x {card.name} ({precision}, {est.engine}), {batch} x "
+        f"{arch.name} on {tp}x {card.name} ({est.precision}, KV {est.kv_precision}, "
+        f"{est.engine}), {batch} x "
         f"{prompt_tokens} prompt "
         f"tokens: prefill_ms {est.prefill_ms:.1f}, memory_gb {est.memory_gb:.1f} per GPU, "
         f"fits {est.fits}, {est.bound}-bound"
     )
     console.print(table("parts of the prefill", ["part", "ms"], _parts_rows(est.parts_ms)))
+
+
+@perf_app.command("generate")
+def generate_cmd(
+    model_name: ModelOpt,
+    gpu_name: GpuOpt,
+    prompt_tokens: PromptOpt,
+    output_tokens: OutputOpt,
+    batch: Annotated[int, typer.Option("--batch", "-b", help="Sequences generated together.")] = 1,
+    tp: TpOpt = 1,
+    precision: PrecisionOpt = None,
+    kv_precision: KvPrecisionOpt = None,
+    engine: EngineOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Predicted time for a static batch to generate: the prefill, which yields the first
+    token, then one decode step per further token with the context growing."""
+    from suanli.perf.generation import generate
+
+    arch, card = _resolve(model_name, gpu_name)
+    prec: Any = precision
+    kv: Any = kv_precision
+    est = generate(
+        arch,
+        card,
+        batch=batch,
+        prompt_tokens=prompt_tokens,
+        output_tokens=output_tokens,
+        tp=tp,
+        precision=prec,
+        kv_precision=kv,
+        engine=engine,
+    )
+    if json_out:
+        print_json({"model": arch.name, "gpu": card.name, **_jsonable(est)})
+        return
+    console.print(
+        f"{arch.name} on {tp}x {card.name} ({est.precision}, KV {est.kv_precision}, "
+        f"{est.engine}), {batch} x ({prompt_tokens} prompt + {output_tokens} output) tokens: "
+        f"total_ms {est.total_ms:,.1f} (prefill {est.prefill_ms:,.1f} + {est.decode_steps} "
+        f"decode steps {est.decode_ms:,.1f}), output_tokens_per_s "
+        f"{est.output_tokens_per_s:,.0f}, memory_gb {est.memory_gb:.1f} per GPU at the end, "
+        f"fits {est.fits}"
+    )
+
+
+@perf_app.command("throughput")
+def throughput_cmd(
+    model_name: ModelOpt,
+    gpu_name: GpuOpt,
+    prompt_tokens: PromptOpt,
+    output_tokens: OutputOpt,
+    tp: TpOpt = 1,
+    precision: PrecisionOpt = None,
+    kv_precision: KvPrecisionOpt = None,
+    engine: EngineOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Predicted output tokens/s of one replica under continuous batching at saturation,
+    with as many sequences in flight as the KV cache holds at full length."""
+    from suanli.perf.generation import throughput
+
+    arch, card = _resolve(model_name, gpu_name)
+    prec: Any = precision
+    kv: Any = kv_precision
+    est = throughput(
+        arch,
+        card,
+        prompt_tokens=prompt_tokens,
+        output_tokens=output_tokens,
+        tp=tp,
+        precision=prec,
+        kv_precision=kv,
+        engine=engine,
+    )
+    if json_out:
+        print_json({"model": arch.name, "gpu": card.name, **_jsonable(est)})
+        return
+    console.print(
+        f"{arch.name} on {tp}x {card.name} ({est.precision}, KV {est.kv_precision}, "
+        f"{est.engine}), {prompt_tokens} prompt + {output_tokens} output tokens: "
+        f"output_tokens_per_s {est.output_tokens_per_s:,.0f} ({est.requests_per_s:,.2f} "
+        f"requests/s), batch {est.batch} ({est.batch_limit}-limited; memory holds "
+        f"{est.max_batch_memory}), decode step {est.step_ms:.1f} ms, TPOT {est.tpot_ms:.1f} ms"
+    )
 
 
 @perf_app.command("calibration")

@@ -51,9 +51,10 @@ def probe(
         out.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
     answer = None
     if upload:
+        from suanli.cli import remote
         from suanli.probe.upload import upload as send
 
-        answer = send(record, url=url, key=key)
+        answer = send(record, url=url, key=key, transport=remote.transport)
         err_console.print(f"uploaded: {answer}", highlight=False)
     if as_json:
         print_json(record if answer is None else {**record, "upload": answer})

@@ -12,7 +12,7 @@ from suanli.errors import InvalidRequest
 
 if TYPE_CHECKING:
     from suanli.catalog.gpus import Gpu
-    from suanli.perf import Precision
+    from suanli.perf import KvPrecision, Precision
     from suanli.perf.sizing import Sizing
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
@@ -24,6 +24,20 @@ PriceOpt = Annotated[
     typer.Option("--price", help="GPU=CNY per GPU-hour, overriding the reference price."),
 ]
 PrecisionOpt = Annotated[str, typer.Option(help="Weights: bf16, fp8 or int4.")]
+ServePrecisionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--precision",
+        help="Weights: bf16, fp8, int4 or mxfp4 (default: the checkpoint's declared one).",
+    ),
+]
+KvPrecisionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--kv-precision",
+        help="KV cache: bf16 or fp8 (default: the checkpoint's, else bf16 as vLLM keeps it).",
+    ),
+]
 
 
 def _gpus_and_prices(
@@ -55,6 +69,7 @@ def sizing_document(sizing: Sizing) -> dict[str, Any]:
     request = {
         "model": req.model,
         "precision": req.precision,
+        "kv_precision": req.kv_precision,
         "rate_per_s": req.rate_per_s,
         "prompt_tokens": req.prompt_tokens,
         "output_tokens": req.output_tokens,
@@ -94,7 +109,8 @@ def size_cmd(
     network_rtt_ms: Annotated[
         float, typer.Option(help="Part of the TTFT target kept for the network RTT to users.")
     ] = 0.0,
-    precision: PrecisionOpt = "bf16",
+    precision: ServePrecisionOpt = None,
+    kv_precision: KvPrecisionOpt = None,
     gpu: GpuOpt = None,
     price: PriceOpt = None,
     trace: Annotated[
@@ -127,7 +143,8 @@ def size_cmd(
         trace=loaded,
         percentile=percentile,
         headroom=headroom,
-        precision=cast("Precision", precision),
+        precision=cast("Precision | None", precision),
+        kv_precision=cast("KvPrecision | None", kv_precision),
         network_rtt_ms=network_rtt_ms,
     )
     sizing = size(request, gpus, prices, heterogeneous=hetero)

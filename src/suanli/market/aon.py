@@ -1,28 +1,47 @@
 """Exact clearing of one instrument whose book holds all-or-nothing (AON) bids.
 
-With AON bids the traded volume is no longer a prefix of the demand curve. For a uniform
-price :math:`p` let :math:`S(p)` be the ask quantity with reserve :math:`\\le p`,
-:math:`D(p)` the divisible bid quantity with limit :math:`\\ge p` and :math:`A(p)` the AON
-bids with limit :math:`\\ge p`. The most any clearing at :math:`p` can trade is
+An *allocation* fills each bid (an AON bid wholly or not at all, a divisible bid by any
+whole number of GPUs up to its quantity) and each ask, with as many GPUs bought as sold,
+such that one uniform price is acceptable to every filled order: the highest filled
+reserve :math:`a^*` is at most the lowest filled limit. Its volume is the GPUs traded,
+its surplus :math:`\\sum_b f_b\\,\\ell_b - \\sum_a f_a\\,r_a` (limits :math:`\\ell`,
+reserves :math:`r`, in fen per GPU-hour). We want, among the allocations of maximal
+volume, one of maximal surplus.
 
-.. math::  V(p) = \\min\\big(S(p),\\ D(p) + \\max\\{\\textstyle\\sum_{j\\in T} q_j :
-           T \\subseteq A(p),\\ \\sum_{j\\in T} q_j \\le S(p)\\}\\big)
+**Reduction to one threshold.** For a price :math:`p` let :math:`F(p)` be the allocations
+that use only bids with :math:`\\ell_b \\ge p` and asks with :math:`r_a \\le p`. Every
+allocation lies in :math:`F(a^*)`, and every member of :math:`F(p)` is an allocation, so
+it suffices to search :math:`F(p)` for :math:`p` among the distinct ask reserves.
 
-and it is attained (fill the AON set T whole, divisible bids best first, asks cheapest
-first). :math:`V` is constant between consecutive order prices and largest at one of them, so
-the optimum over all prices is found by evaluating :math:`V(p)` at the distinct prices. The
-inner maximum is a subset sum over GPU counts, solved exactly with a bitset (a Python
-integer shifted by each quantity: :math:`O(|A| \\cdot S / 64)` word operations).
+**One threshold.** Inside :math:`F(p)` the asks are interchangeable except for cost, so a
+volume :math:`V \\le S(p)` (eligible supply) costs at least the :math:`V` cheapest units,
+and those are eligible (asks are sorted by reserve). On the bid side choose an AON set
+:math:`T` with :math:`\\sum_T q = s` and :math:`V - s` divisible units, the best ones
+(highest limits) being the cheapest to pick. Writing :math:`B_p(s)` for the largest value
+:math:`\\sum_T q\\,\\ell` of an eligible AON set of total exactly :math:`s` (a 0/1
+knapsack solved exactly by dynamic programming over :math:`s = 0..C`) and
+:math:`D_p(d)` for the value of the best :math:`d` eligible divisible units:
 
-To stay fast, candidate prices are visited in decreasing order of the divisible relaxation
-:math:`\\min(S, D + \\sum_{A(p)} q)`, an upper bound on :math:`V(p)`; the scan stops once the
-bound falls below the best volume found. Among volume-maximal prices the one with the larger
-surplus wins (then the lower price); the scan of equal-bound prices is capped at
-``max_plateau`` evaluations. Within one price the subset takes the largest reachable AON
-total and, among subsets with that total, prefers bids earlier in priority order (higher
-limit, then earlier arrival): a tie-break, not a proven surplus optimum. Beyond
-``MAX_BITSET_BITS`` (AON bids x GPUs of supply; far above real books) the subset falls back to
-first fit in priority order, which keeps the prices valid but may trade less than optimal.
+.. math::  V(p) = \\max\\{\\min(S(p),\\ s + D(p)) : B_p(s) > -\\infty,\\ s \\le S(p)\\}
+
+.. math::  W(p) = \\max_{s} \\big(B_p(s) + D_p(V - s)\\big) - \\mathrm{cost}(V),
+           \\quad \\max(0, V - D(p)) \\le s \\le V
+
+and the answer is the lexicographic maximum of :math:`(V(p), W(p))` over the thresholds.
+Scanning thresholds from high to low only ever adds AON bids, so the knapsack table is
+built once, item by item (:math:`O(|A| \\cdot C)` with NumPy rows, :math:`C` = the most GPUs
+that can trade), and each threshold costs :math:`O(C)`. The chosen AON set is recovered
+from the per-item "taken" rows. Ties: equal (volume, surplus) goes to the lower
+threshold, and inside the knapsack to AON bids earlier in priority (higher limit, then
+arrival).
+
+The price rule is the one of divisible books: the midpoint of the allocation's
+competitive interval (or of its feasible interval when AON bids leave no competitive one).
+
+Beyond ``MAX_TABLE_CELLS`` (AON bids x tradeable GPUs; far above real books) the table
+would not fit in memory; such an instrument is cleared greedily (AON bids first fit in
+priority order at each threshold) and reported with method ``"aon-greedy"``, never as
+exact.
 """
 
 from __future__ import annotations
@@ -33,8 +52,9 @@ import numpy as np
 import numpy.typing as npt
 
 IntArray = npt.NDArray[np.int64]
-MAX_BITSET_BITS = 200_000_000  # exact subset sum up to (AON bids x supply) of this size
 BoolArray = npt.NDArray[np.bool_]
+MAX_TABLE_CELLS = 20_000_000  # AON bids x tradeable GPUs cleared exactly (bytes of "taken")
+_NEG = -(2**62)  # "unreachable" in the knapsack table
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,66 +66,16 @@ class AonClearing:
     price_lo: int
     price_hi: int
     surplus: int
+    exact: bool = True
 
 
-def _subset(quantities: list[int], cap: int) -> tuple[int, list[bool]]:
-    """Largest reachable sum <= cap and which items make it (prefer earlier items)."""
-    if cap <= 0 or not quantities:
-        return 0, [False] * len(quantities)
-    if cap * len(quantities) > MAX_BITSET_BITS:
-        # Too large for an exact table: first fit in priority order (documented fallback).
-        chosen, total = [], 0
-        for q in quantities:
-            take = total + q <= cap
-            chosen.append(take)
-            total += q if take else 0
-        return total, chosen
-    mask = (1 << (cap + 1)) - 1
-    # Items are added in reverse priority order so that backtracking, which drops an item
-    # whenever the target stays reachable without it, drops low-priority items first.
-    order = list(range(len(quantities)))[::-1]
-    prefix = [1]
-    for i in order:
-        prefix.append((prefix[-1] | (prefix[-1] << quantities[i])) & mask)
-    target = prefix[-1].bit_length() - 1
-    chosen = [False] * len(quantities)
-    t = target
-    for step in range(len(order), 0, -1):
-        i = order[step - 1]
-        if (prefix[step - 1] >> t) & 1:
-            continue
-        chosen[i] = True
-        t -= quantities[i]
-    return target, chosen
-
-
-def _fill_at(
-    p: int,
-    pb: IntArray,
-    qb: IntArray,
-    aon: BoolArray,
-    pa: IntArray,
-    qa: IntArray,
-) -> tuple[int, IntArray, IntArray]:
-    eligible_ask = pa <= p
-    supply = int(qa[eligible_ask].sum())
-    eligible_bid = pb >= p
-    div = eligible_bid & ~aon
-    demand_div = int(qb[div].sum())
-    aon_idx = np.flatnonzero(eligible_bid & aon)
-    total_aon, chosen = _subset([int(q) for q in qb[aon_idx]], supply)
-    volume = min(supply, demand_div + total_aon)
-    bid_fill = np.zeros(len(pb), dtype=np.int64)
-    bid_fill[aon_idx[np.array(chosen, dtype=bool)]] = qb[aon_idx[np.array(chosen, dtype=bool)]]
-    rest = volume - total_aon
-    div_idx = np.flatnonzero(div)
-    cum = np.cumsum(qb[div_idx])
-    bid_fill[div_idx] = np.clip(rest - (cum - qb[div_idx]), 0, qb[div_idx])
-    ask_idx = np.flatnonzero(eligible_ask)
-    cum_a = np.cumsum(qa[ask_idx])
-    ask_fill = np.zeros(len(pa), dtype=np.int64)
-    ask_fill[ask_idx] = np.clip(volume - (cum_a - qa[ask_idx]), 0, qa[ask_idx])
-    return volume, bid_fill, ask_fill
+def _unit_value(cum_q: IntArray, cum_v: IntArray, price: IntArray, units: IntArray) -> IntArray:
+    """Value of the first ``units`` units of sorted orders (``units`` <= their total)."""
+    if len(cum_q) == 0:
+        return np.zeros(len(units), dtype=np.int64)
+    k = np.minimum(np.searchsorted(cum_q, units, side="left"), len(cum_q) - 1)
+    value = cum_v[k] - (cum_q[k] - units) * price[k]
+    return np.where(units > 0, value, 0).astype(np.int64)
 
 
 def _interval(
@@ -135,43 +105,92 @@ def clear_with_aon(
     aon: BoolArray,
     pa: IntArray,
     qa: IntArray,
-    *,
-    max_plateau: int = 64,
 ) -> AonClearing:
-    """Clear one instrument exactly. Bids must be sorted by (limit desc, arrival), asks by
-    (reserve asc, arrival)."""
+    """Clear one instrument exactly (volume first, then surplus). Bids must be sorted by
+    (limit desc, arrival), asks by (reserve asc, arrival)."""
+    pb, qb, pa, qa = (np.asarray(x, dtype=np.int64) for x in (pb, qb, pa, qa))
+    aon = np.asarray(aon, dtype=bool)
     none = AonClearing(
         np.zeros(len(pb), dtype=np.int64), np.zeros(len(pa), dtype=np.int64), 0, -1, 0, 0, 0
     )
     if len(pb) == 0 or len(pa) == 0:
         return none
-    candidates = np.unique(np.concatenate((pb, pa)))
-    supply = np.concatenate(([0], np.cumsum(qa)))[np.searchsorted(pa, candidates, side="right")]
-    neg = -pb
-    n_ge = np.searchsorted(neg, -candidates, side="right")  # bids with limit >= p
-    demand = np.concatenate(([0], np.cumsum(qb)))[n_ge]
-    bound = np.minimum(supply, demand)
-    order = np.lexsort((candidates, -bound))
-    best: tuple[int, int, int] | None = None  # volume, surplus, -price
-    best_fill: tuple[IntArray, IntArray] | None = None
-    plateau = 0
-    for c in order:
-        if bound[c] <= 0 or (best is not None and bound[c] < best[0]):
-            break
-        if best is not None and bound[c] == best[0]:
-            plateau += 1
-            if plateau > max_plateau:
-                break
-        p = int(candidates[c])
-        volume, bid_fill, ask_fill = _fill_at(p, pb, qb, aon, pa, qa)
+    cap = int(min(qa.sum(), qb.sum()))
+    aon_idx = np.flatnonzero(aon)
+    exact = len(aon_idx) * (cap + 1) <= MAX_TABLE_CELLS
+    div_idx = np.flatnonzero(~aon)
+    cum_qd, cum_vd = np.cumsum(qb[div_idx]), np.cumsum(qb[div_idx] * pb[div_idx])
+    cum_qa, cum_va = np.cumsum(qa), np.cumsum(qa * pa)
+
+    table = np.full(cap + 1, _NEG, dtype=np.int64)
+    table[0] = 0
+    taken = np.zeros((len(aon_idx), cap + 1) if exact else (0, 0), dtype=bool)
+    added = 0  # AON bids (a prefix of aon_idx) already in the table
+
+    best: tuple[int, int] | None = None  # (volume, surplus)
+    best_at: tuple[int, int, int, list[int]] = (0, 0, 0, [])  # AON added, s, n_div, greedy set
+    for p in np.unique(pa)[::-1].tolist():
+        n_ask = int(np.searchsorted(pa, p, side="right"))
+        supply = int(cum_qa[n_ask - 1])
+        n_bid = int(np.searchsorted(-pb, -p, side="right"))  # bids with limit >= p
+        while added < len(aon_idx) and aon_idx[added] < n_bid:
+            i = int(aon_idx[added])
+            q, v = int(qb[i]), int(qb[i] * pb[i])
+            if exact and q <= cap:
+                source = table[: cap + 1 - q]
+                candidate = source + v
+                better = (source > _NEG) & (candidate > table[q:])
+                taken[added, q:] = better
+                table[q:] = np.where(better, candidate, table[q:])
+            added += 1
+        n_div = int(np.searchsorted(div_idx, n_bid, side="left"))
+        demand_div = int(cum_qd[n_div - 1]) if n_div else 0
+        if best is not None and min(supply, demand_div + int(qb[aon_idx[:added]].sum())) < best[0]:
+            continue  # even taking every eligible AON bid cannot reach the best volume
+        greedy: list[int] = []
+        if exact:
+            reach = np.flatnonzero(table[: min(supply, cap) + 1] > _NEG)
+            volume = min(supply, int(reach[-1]) + demand_div)
+            lo = max(0, volume - demand_div)
+            s = np.arange(lo, volume + 1)
+            s = s[table[s] > _NEG]
+            values = table[s] + _unit_value(cum_qd[:n_div], cum_vd[:n_div], pb[div_idx], volume - s)
+            pick = int(np.argmax(values))
+            s_best, bid_value = int(s[pick]), int(values[pick])
+        else:
+            s_best = 0
+            for i in aon_idx[:added].tolist():
+                if s_best + int(qb[i]) <= supply:
+                    greedy.append(i)
+                    s_best += int(qb[i])
+            volume = min(supply, s_best + demand_div)
+            divisible = np.array([volume - s_best], dtype=np.int64)
+            bid_value = int((qb[greedy] * pb[greedy]).sum()) + int(
+                _unit_value(cum_qd[:n_div], cum_vd[:n_div], pb[div_idx], divisible)[0]
+            )
         if volume <= 0:
             continue
-        surplus = int((bid_fill * pb).sum() - (ask_fill * pa).sum())
-        key = (volume, surplus, -p)
-        if best is None or key > best:
-            best, best_fill = key, (bid_fill, ask_fill)
-    if best is None or best_fill is None:
+        surplus = bid_value - int(_unit_value(cum_qa, cum_va, pa, np.array([volume]))[0])
+        if best is None or (volume, surplus) >= best:
+            best = (volume, surplus)
+            best_at = (added, s_best, n_div, [] if exact else greedy)
+    if best is None:
         return none
-    bid_fill, ask_fill = best_fill
-    lo, hi = _interval(pb, qb, aon, bid_fill, pa, qa, ask_fill)
-    return AonClearing(bid_fill, ask_fill, best[0], (lo + hi) // 2, lo, hi, best[1])
+
+    volume, surplus = best
+    n_added, s_left, n_div, greedy_set = best_at
+    bid_fill = np.zeros(len(pb), dtype=np.int64)
+    bid_fill[greedy_set] = qb[greedy_set]
+    if exact:
+        for k in range(n_added - 1, -1, -1):
+            if s_left > 0 and taken[k, s_left]:
+                i = int(aon_idx[k])
+                bid_fill[i] = qb[i]
+                s_left -= int(qb[i])
+    rest = volume - int(bid_fill.sum())
+    chosen_div = div_idx[:n_div]
+    cum = np.cumsum(qb[chosen_div])
+    bid_fill[chosen_div] = np.clip(rest - (cum - qb[chosen_div]), 0, qb[chosen_div])
+    ask_fill = np.clip(volume - (cum_qa - qa), 0, qa).astype(np.int64)
+    lo_p, hi_p = _interval(pb, qb, aon, bid_fill, pa, qa, ask_fill)
+    return AonClearing(bid_fill, ask_fill, volume, (lo_p + hi_p) // 2, lo_p, hi_p, surplus, exact)

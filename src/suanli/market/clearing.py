@@ -20,8 +20,10 @@ rest of its quantity back unfilled; ties at the margin go to the earlier order.
 Everything above is sort + cumulative sums + ``searchsorted`` over all instruments at once
 (a composite key ``instrument * K + price`` keeps instruments apart).
 
-**All-or-nothing bids.** An instrument with at least one AON bid is cleared exactly by
-:func:`suanli.market.aon.clear_with_aon` (price scan with a subset-sum bitset); see there.
+**All-or-nothing bids.** With AON bids the first V units are no longer an allocation. An
+instrument with at least one AON bid is cleared by :func:`suanli.market.aon.clear_with_aon`:
+among the allocations of maximal volume, one of maximal surplus, found exactly by a knapsack
+table over the GPUs that can trade (threshold scan); see there.
 """
 
 from __future__ import annotations
@@ -145,7 +147,7 @@ class InstrumentClearing:
     surplus_fen_per_hour: int
     bids: int
     asks: int
-    method: str  # "sort" (divisible) or "aon-exact"
+    method: str  # "sort" (divisible), "aon-exact" or "aon-greedy" (beyond the exact table)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +181,7 @@ class ArrayClearing:
     price_hi: IntArray
     surplus: IntArray
     aon_group: BoolArray
+    aon_exact: BoolArray  # per instrument: its AON clearing was exact (not the greedy fallback)
     trade_bid: IntArray  # input index of the bid
     trade_ask: IntArray  # input index of the ask
     trade_gpus: IntArray
@@ -229,6 +232,7 @@ def clear_arrays(
 
     aon_group = np.zeros(n_groups, dtype=bool)
     aon_group[group[is_bid & aon]] = True
+    aon_exact = aon_group.copy()
     if aon_group.any():
         first_b = np.searchsorted(gb, np.arange(n_groups), side="left")
         for g in np.flatnonzero(aon_group):
@@ -238,6 +242,7 @@ def clear_arrays(
             fb[b0:b1], fa[a0:a1] = res.bid_fill, res.ask_fill
             volume[g], clearing_price[g] = res.volume, res.price
             price_lo[g], price_hi[g] = res.price_lo, res.price_hi
+            aon_exact[g] = res.exact
 
     surplus = np.zeros(n_groups, dtype=np.int64)
     np.add.at(surplus, gb, fb * pb)
@@ -247,7 +252,7 @@ def clear_arrays(
     fill[bid_idx], fill[ask_idx] = fb, fa
     trade_b, trade_a, trade_q = _pair(fb, fa)
     return ArrayClearing(
-        fill, volume, clearing_price, price_lo, price_hi, surplus, aon_group,
+        fill, volume, clearing_price, price_lo, price_hi, surplus, aon_group, aon_exact,
         bid_idx[trade_b], ask_idx[trade_a], trade_q,
     )  # fmt: skip
 
@@ -383,7 +388,7 @@ def _to_result(
                 surplus_fen_per_hour=int(arrays.surplus[g]),
                 bids=int(counts_b[g]),
                 asks=int(counts_a[g]),
-                method="aon-exact" if arrays.aon_group[g] else "sort",
+                method=_method(bool(arrays.aon_group[g]), bool(arrays.aon_exact[g])),
             )
         )
     fills = FillSeq(
@@ -394,6 +399,12 @@ def _to_result(
     done = arrays.fill[filled_idx].tolist()
     filled = {orders[i].id: q for i, q in zip(filled_idx.tolist(), done, strict=True)}
     return ClearingResult(at_h, fills, tuple(per_inst), MappingProxyType(filled))
+
+
+def _method(has_aon: bool, exact: bool) -> str:
+    if not has_aon:
+        return "sort"
+    return "aon-exact" if exact else "aon-greedy"
 
 
 def residual(book: OrderBook, result: ClearingResult) -> OrderBook:

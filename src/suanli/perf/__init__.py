@@ -5,7 +5,7 @@ Sizing of serving, batch and training requests lives in :mod:`suanli.perf.sizing
 
 from suanli.perf.calibration import Calibration, default_calibration
 from suanli.perf.memory import MemoryFit, max_tokens_in_memory, memory_fit
-from suanli.perf.precision import PRECISIONS, TP_DEGREES, Precision
+from suanli.perf.precision import KV_PRECISIONS, PRECISIONS, TP_DEGREES, KvPrecision, Precision
 from suanli.perf.step_model import (
     DecodeEstimate,
     PrefillEstimate,
@@ -15,10 +15,12 @@ from suanli.perf.step_model import (
 )
 
 __all__ = [
+    "KV_PRECISIONS",
     "PRECISIONS",
     "TP_DEGREES",
     "Calibration",
     "DecodeEstimate",
+    "KvPrecision",
     "MemoryFit",
     "Precision",
     "PrefillEstimate",

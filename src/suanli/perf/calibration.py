@@ -41,7 +41,7 @@ ENGINE_PARAMS = (
     "prefill_layer_overhead_us",
     "allreduce_latency_us",
 )
-_NOT_NUMERIC = ("source", "split_kv", "engine", "engines")
+_NOT_NUMERIC = ("source", "split_kv", "fp8_kv_with_fp8_weights", "engine", "engines")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,7 @@ class EngineProfile:
     allreduce_latency_us: float
     split_kv: bool = True
     description: str = ""
+    fp8_kv_with_fp8_weights: bool = False
 
     def params(self) -> dict[str, float]:
         """The numeric terms, keyed as in :data:`ENGINE_PARAMS`."""
@@ -90,6 +91,8 @@ class Calibration:
     ``split_kv``                the engine splits each sequence's KV cache across thread blocks
                                 in decode attention (flash-decoding, as vLLM, SGLang and
                                 TensorRT-LLM do); when False, occupancy limits small batches
+    ``fp8_kv_with_fp8_weights`` the engine keeps an fp8 KV cache when the weights are fp8 (the
+                                default KV precision; vLLM keeps the model's 16-bit dtype)
     ``engine``                  the engine whose terms ([engine] above) the fields hold
     ``engines``                 every stored engine profile (empty: engine-agnostic)
     """
@@ -110,6 +113,7 @@ class Calibration:
     runtime_overhead_gb: float = 3.0
     int4_dequant_factor: float = 1.15
     split_kv: bool = True
+    fp8_kv_with_fp8_weights: bool = False
     source: str = "defaults (not fitted)"
     engine: str = "default"
     engines: tuple[EngineProfile, ...] = ()
@@ -146,6 +150,7 @@ class Calibration:
             prefill_layer_overhead_us=self.prefill_layer_overhead_us,
             allreduce_latency_us=self.allreduce_latency_us,
             split_kv=self.split_kv,
+            fp8_kv_with_fp8_weights=self.fp8_kv_with_fp8_weights,
         )
 
     def for_engine(self, name: str | None) -> Calibration:
@@ -164,6 +169,7 @@ class Calibration:
                     self,
                     engine=key,
                     split_kv=prof.split_kv,
+                    fp8_kv_with_fp8_weights=prof.fp8_kv_with_fp8_weights,
                     step_overhead_ms=prof.step_overhead_ms,
                     layer_overhead_us=prof.layer_overhead_us,
                     prefill_overhead_ms=prof.prefill_overhead_ms,
@@ -197,6 +203,7 @@ def _engine_profile(name: str, raw: Any, *, path: str) -> EngineProfile:
     return EngineProfile(
         name=normalize_engine(name),
         split_kv=bool(raw.get("split_kv", True)),
+        fp8_kv_with_fp8_weights=bool(raw.get("fp8_kv_with_fp8_weights", False)),
         description=str(raw.get("description", "")),
         **values,
     )

@@ -40,6 +40,8 @@ from suanli.perf.calibration import (
     default_calibration,
     normalize_engine,
 )
+from suanli.perf.generation import generate
+from suanli.perf.precision import KV_PRECISIONS
 from suanli.perf.step_model import decode_step, prefill
 
 __all__ = [
@@ -102,6 +104,11 @@ ENGINE_NOTES: dict[str, str] = {
         "not split the KV cache (Suanli's own H200 runs)"
     ),
 }
+# Engines whose default KV cache is fp8 when the weights are fp8: TensorRT-LLM (and NIM, which
+# runs it) take the KV-cache dtype from the checkpoint (``dtype="auto"``), and the ModelOpt
+# FP8 checkpoints they serve declare an FP8 KV cache. vLLM's ``kv_cache_dtype="auto"`` keeps
+# the model's 16-bit dtype unless the checkpoint itself declares one.
+FP8_KV_ENGINES = ("tensorrt-llm", "nim")
 KINDS = ("decode", "prefill", "generate")
 
 
@@ -125,6 +132,7 @@ class CalibrationPoint:
     split_kv: bool = True  # the engine's decode attention splits the KV cache (see Calibration)
     output_tokens: int = 0  # generate only
     engine: str = ""  # serving engine that was timed (its profile in the calibration)
+    kv_precision: str | None = None  # as the source states it; None: the engine's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,9 +193,23 @@ def _point(raw: Any, *, path: str, index: int, sources: dict[str, Any]) -> Calib
             split_kv=bool(raw.get("split_kv", info.get("split_kv", True))),
             output_tokens=int(need("output_tokens")) if kind == "generate" else 0,
             engine=normalize_engine(str(raw.get("engine") or info.get("engine") or key)),
+            kv_precision=_kv(raw.get("kv_precision") or info.get("kv_precision"), path, item),
         )
     except (TypeError, ValueError) as exc:
         raise DataFileError(f"bad value: {exc}", path=path, item=item) from None
+
+
+def _kv(value: Any, path: str, item: str) -> str | None:
+    if value is None:
+        return None
+    if value not in KV_PRECISIONS:
+        raise DataFileError(
+            f"kv_precision must be one of {', '.join(KV_PRECISIONS)}, got {value!r}",
+            path=path,
+            item=item,
+            field="kv_precision",
+        )
+    return str(value)
 
 
 def parse_points(raw: Any, *, path: str = "points") -> list[CalibrationPoint]:
@@ -259,6 +281,7 @@ def predict_ms(point: CalibrationPoint, cal: Calibration, *, unseen: bool = Fals
     """The model's time for one point (see :func:`point_calibration` for ``unseen``)."""
     arch, card = _arch(point.model), _card(point.gpu)
     precision: Any = point.precision
+    kv: Any = point.kv_precision
     cal = point_calibration(point, cal, unseen=unseen)
     if point.kind == "decode":
         return decode_step(
@@ -269,37 +292,30 @@ def predict_ms(point: CalibrationPoint, cal: Calibration, *, unseen: bool = Fals
             tp=point.tp,
             precision=precision,
             calibration=cal,
+            kv_precision=kv,
         ).step_ms
-    first = prefill(
-        arch,
-        card,
-        prompt_tokens=point.context,
-        batch=point.batch,
-        tp=point.tp,
-        precision=precision,
-        calibration=cal,
-    ).prefill_ms
     if point.kind == "prefill":
-        return first
-    # generate: the prefill yields the first token, each of n = output - 1 decode steps one
-    # more. A step's time is affine in its context, so the n steps sum to n x the mean of the
-    # first and the last.
-    steps = point.output_tokens - 1
-    if steps <= 0:
-        return first
-    ends = [
-        decode_step(
+        return prefill(
             arch,
             card,
+            prompt_tokens=point.context,
             batch=point.batch,
-            context=point.context + offset,
             tp=point.tp,
             precision=precision,
             calibration=cal,
-        ).step_ms
-        for offset in (0, steps - 1)
-    ]
-    return first + steps * (ends[0] + ends[1]) / 2.0
+            kv_precision=kv,
+        ).prefill_ms
+    return generate(
+        arch,
+        card,
+        batch=point.batch,
+        prompt_tokens=point.context,
+        output_tokens=point.output_tokens,
+        tp=point.tp,
+        precision=precision,
+        calibration=cal,
+        kv_precision=kv,
+    ).total_ms
 
 
 def evaluate(
@@ -400,7 +416,12 @@ def fit(
         out = {}
         for e in engines:
             terms = {n: v for (n, s), v in zip(slots, values, strict=True) if s == e}
-            out[e] = replace(base.with_params(**{**shared, **terms}, split_kv=split[e]), engine=e)
+            params = base.with_params(
+                **{**shared, **terms},
+                split_kv=split[e],
+                fp8_kv_with_fp8_weights=e in FP8_KV_ENGINES,
+            )
+            out[e] = replace(params, engine=e)
         return out
 
     def residuals(x: Any) -> Any:
@@ -503,6 +524,7 @@ def calibration_document(
             p.name: {
                 "description": p.description,
                 "split_kv": p.split_kv,
+                "fp8_kv_with_fp8_weights": p.fp8_kv_with_fp8_weights,
                 "params": rounded(p.params()),
             }
             for p in cal.engines

@@ -35,6 +35,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from suanli.catalog.gpus import Gpu
 from suanli.catalog.hf_config import ModelArch
 from suanli.perf import TP_DEGREES
+from suanli.perf.precision import resolve_precision
 from suanli.perf.sizing import Candidate, Config, ServeRequest, configure
 from suanli.perf.workload import COARSE_BINS, workload_from_arrays
 
@@ -255,7 +256,13 @@ def plan_heterogeneous(
         )
         for k, (g, tp) in enumerate(options):
             cand = Candidate(
-                arch, g, tp, work, precision=request.precision, tpot_target_ms=request.tpot_ms
+                arch,
+                g,
+                tp,
+                work,
+                precision=resolve_precision(arch, request.precision),
+                tpot_target_ms=request.tpot_ms,
+                kv_precision=request.kv_precision,
             )
             limits[b, k] = max_rate_per_replica(cand, request)
     costs = np.array([tp * prices[g.name] for g, tp in options])
@@ -382,7 +389,13 @@ class _Mixer:
             source="merged",  # the same fine bins as single-type sizing, to compare fairly
         )
         cand = Candidate(
-            self.arch, gpu, tp, work, precision=request.precision, tpot_target_ms=request.tpot_ms
+            self.arch,
+            gpu,
+            tp,
+            work,
+            precision=resolve_precision(self.arch, request.precision),
+            tpot_target_ms=request.tpot_ms,
+            kv_precision=request.kv_precision,
         )
         merged = configure(
             cand,

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -40,12 +40,14 @@ from suanli.errors import Infeasible, InvalidRequest
 from suanli.perf import (
     PRECISIONS,
     TP_DEGREES,
+    KvPrecision,
     Precision,
     decode_step,
     max_tokens_in_memory,
     memory_fit,
     prefill,
 )
+from suanli.perf.precision import KV_PRECISIONS, resolve_precision
 from suanli.perf.queueing import (
     ReplicaLoad,
     TtftEstimate,
@@ -83,8 +85,9 @@ class ServeRequest:
     trace: Trace | None = None
     percentile: float = DEFAULT_PERCENTILE
     headroom: float = DEFAULT_HEADROOM
-    precision: Precision = "bf16"
+    precision: Precision | None = None
     network_rtt_ms: float = 0.0
+    kv_precision: KvPrecision | None = None
 
     @property
     def compute_ttft_ms(self) -> float:
@@ -120,6 +123,7 @@ class Config:
     batch_limit: str  # tpot | memory | engine
     replicas_limit: str  # throughput | ttft
     precision: str = "bf16"
+    kv_precision: str = "bf16"
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,10 +216,15 @@ def validate_request(request: ServeRequest) -> None:
             field="headroom",
             hint="Use e.g. 0.2 to keep 20% of each replica's capacity free.",
         )
-    if request.precision not in PRECISIONS:
+    if request.precision is not None and request.precision not in PRECISIONS:
         raise InvalidRequest(
             f"precision must be one of {', '.join(PRECISIONS)}, got {request.precision!r}",
             field="precision",
+        )
+    if request.kv_precision is not None and request.kv_precision not in KV_PRECISIONS:
+        raise InvalidRequest(
+            f"kv_precision must be one of {', '.join(KV_PRECISIONS)}, got {request.kv_precision!r}",
+            field="kv_precision",
         )
     if request.trace is not None:
         if request.trace.size == 0:
@@ -250,9 +259,11 @@ class Candidate:
         *,
         precision: Precision,
         tpot_target_ms: float,
+        kv_precision: KvPrecision | None = None,
     ) -> None:
         self.arch, self.gpu, self.tp, self.workload = arch, gpu, tp, workload
         self.precision: Precision = precision
+        self.kv_precision: KvPrecision | None = kv_precision
         self.rejection: Rejection | None = None
         self.max_batch = 0
         self.batch_limit = ""
@@ -263,11 +274,17 @@ class Candidate:
         self._steps_s: dict[int, float] = {}
         try:
             fit = memory_fit(
-                arch, gpu, tokens_in_flight=workload.max_context, tp=tp, precision=precision
+                arch,
+                gpu,
+                tokens_in_flight=workload.max_context,
+                tp=tp,
+                precision=precision,
+                kv_precision=kv_precision,
             )
         except InvalidRequest as exc:
             self.rejection = Rejection(gpu.name, tp, exc.message, 0)
             return
+        self.kv_precision = fit.kv_precision  # type: ignore[assignment]
         if not fit.fits:
             self.rejection = Rejection(
                 gpu.name,
@@ -283,7 +300,9 @@ class Candidate:
         self.weights = np.asarray(workload.sample_weights)
         self.prefill_mean_s = float(np.dot(self.weights, pf) / self.weights.sum())
         ctx = workload.decode_context
-        batch_memory = max_tokens_in_memory(arch, gpu, tp=tp, precision=precision) // (ctx + 1)
+        batch_memory = max_tokens_in_memory(
+            arch, gpu, tp=tp, precision=precision, kv_precision=self.kv_precision
+        ) // (ctx + 1)
         batch_cap = max(1, min(batch_memory, MAX_BATCH))
         target_s = tpot_target_ms / 1e3
         self.step1_ms = self._step_s(1) * 1e3
@@ -315,7 +334,12 @@ class Candidate:
 
     def _prefill_s(self, prompt_tokens: int) -> float:
         est = prefill(
-            self.arch, self.gpu, prompt_tokens=prompt_tokens, tp=self.tp, precision=self.precision
+            self.arch,
+            self.gpu,
+            prompt_tokens=prompt_tokens,
+            tp=self.tp,
+            precision=self.precision,
+            kv_precision=self.kv_precision,
         )
         return est.prefill_ms / 1e3
 
@@ -328,6 +352,7 @@ class Candidate:
                 context=self.workload.decode_context,
                 tp=self.tp,
                 precision=self.precision,
+                kv_precision=self.kv_precision,
             )
             self._steps_s[batch] = est.step_ms / 1e3
         return self._steps_s[batch]
@@ -454,6 +479,7 @@ def configure(
         batch_limit=cand.batch_limit,
         replicas_limit="throughput" if replicas == by_throughput else "ttft",
         precision=cand.precision,
+        kv_precision=cand.kv_precision or "bf16",
     )
 
 
@@ -461,9 +487,16 @@ def candidates(
     arch: ModelArch, gpus: Sequence[Gpu], workload: Workload, request: ServeRequest
 ) -> list[Candidate]:
     """One candidate per (GPU type, TP degree)."""
+    precision = resolve_precision(arch, request.precision)
     return [
         Candidate(
-            arch, g, tp, workload, precision=request.precision, tpot_target_ms=request.tpot_ms
+            arch,
+            g,
+            tp,
+            workload,
+            precision=precision,
+            tpot_target_ms=request.tpot_ms,
+            kv_precision=request.kv_precision,
         )
         for g in gpus
         for tp in TP_DEGREES
@@ -504,6 +537,7 @@ def size(
     if not gpus:
         raise InvalidRequest("no GPU types to size on", field="gpus")
     arch = lookup_model(request.model)
+    request = replace(request, precision=resolve_precision(arch, request.precision))
     workload = request_workload(request)
     cands = candidates(arch, gpus, workload, request)
     _check_tpot_floor(request, cands)

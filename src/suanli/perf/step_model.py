@@ -23,6 +23,9 @@ Groups: ``attn_proj`` (QKV and output projections), ``attention`` (over the KV c
 Decode attention over the KV cache reaches less bandwidth when the batch has too few
 (sequence, KV head) pairs to fill the GPU: see :func:`decode_attention_occupancy`.
 
+The KV cache is read and written at its own precision (``kv_precision``: bf16 or fp8, 2 or 1
+bytes per value), independent of the weights'; attention arithmetic runs at the bf16 peak.
+
 Tensor parallelism shards every weight matrix t ways and adds two ring all-reduces of the
 activations per layer, each costing ``2(t-1)/t · bytes / (link · η_ar) + latency`` over the
 GPU's interconnect per direction (NVLink, or PCIe on PCIe-only cards). KV heads shard at most
@@ -41,7 +44,15 @@ from suanli.catalog.hf_config import ModelArch
 from suanli.errors import InvalidRequest
 from suanli.perf.calibration import Calibration, default_calibration
 from suanli.perf.memory import MemoryFit, kv_shards, memory_fit
-from suanli.perf.precision import Precision, validate, weight_bytes_per_param
+from suanli.perf.precision import (
+    KvPrecision,
+    Precision,
+    kv_bytes_per_value,
+    resolve_kv_precision,
+    resolve_precision,
+    validate,
+    weight_bytes_per_param,
+)
 
 ACTIVATION_BYTES = 2.0  # activations and all-reduce messages in bf16
 
@@ -69,6 +80,7 @@ class DecodeEstimate:
     tp: int = 1
     precision: str = "bf16"
     engine: str = ""
+    kv_precision: str = "bf16"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +102,7 @@ class PrefillEstimate:
     tp: int = 1
     precision: str = "bf16"
     engine: str = ""
+    kv_precision: str = "bf16"
 
 
 def expected_experts_touched(num_experts: int, experts_per_token: int, tokens: int) -> float:
@@ -107,6 +120,7 @@ class _Roofline:
             "bf16": bf16,
             "fp8": gpu.fp8_tflops * 1e12,
             "int4": bf16 / cal.int4_dequant_factor,
+            "mxfp4": bf16 / cal.int4_dequant_factor,
         }[precision]
         self.bf16_peak = bf16
         self.precision = precision
@@ -150,25 +164,31 @@ class _Roofline:
 
 
 def _gemms(r: _Roofline, m: ModelArch, precision: str, tokens: int, tp: int) -> None:
-    """The weight GEMMs of one forward pass over ``tokens`` tokens, sharded ``tp`` ways."""
+    """The weight GEMMs of one forward pass over ``tokens`` tokens, sharded ``tp`` ways.
+
+    MXFP4 on an MoE model (as gpt-oss ships) quantizes only the routed experts; the other
+    matrices stay in bf16."""
     wb = weight_bytes_per_param(precision)
+    experts_only = precision == "mxfp4" and m.moe is not None
+    dense_wb = 2.0 if experts_only else wb
     act = ACTIVATION_BYTES * tokens * m.hidden_size * m.num_layers / tp
     r.add(
         "attn_proj",
-        m.attention_params_per_layer * m.num_layers * wb / tp + 2 * act,
+        m.attention_params_per_layer * m.num_layers * dense_wb / tp + 2 * act,
         2.0 * tokens * m.attention_params_per_layer * m.num_layers / tp,
+        bf16=experts_only,
     )
     if m.num_dense_layers and m.dense_mlp_params:
         dense = m.dense_mlp_params * m.num_dense_layers
-        r.add("mlp", dense * wb / tp, 2.0 * tokens * dense / tp)
+        r.add("mlp", dense * dense_wb / tp, 2.0 * tokens * dense / tp, bf16=experts_only)
     if m.moe is not None:
         e = m.moe
         touched = expected_experts_touched(e.num_experts, e.experts_per_token, tokens)
-        per_layer_read = touched * m.expert_params + m.shared_expert_params
+        read = touched * m.expert_params * wb + m.shared_expert_params * dense_wb
         per_layer_flops = tokens * (e.experts_per_token * m.expert_params + m.shared_expert_params)
         r.add(
             "moe",
-            (per_layer_read * wb + m.router_params * 2.0) * m.num_moe_layers / tp,
+            (read + m.router_params * 2.0) * m.num_moe_layers / tp,
             2.0 * (per_layer_flops + tokens * m.router_params) * m.num_moe_layers / tp,
         )
     # The LM head stays in bf16 in common fp8/int4 deployments.
@@ -235,6 +255,21 @@ def _check_counts(**counts: int) -> None:
             )
 
 
+def _precisions(
+    model: ModelArch,
+    gpu: Gpu,
+    tp: int,
+    precision: str | None,
+    kv_precision: str | None,
+    cal: Calibration,
+) -> tuple[Precision, KvPrecision]:
+    """(weights, KV cache) precisions after defaults, checked against the GPU and TP."""
+    weights = resolve_precision(model, precision)
+    kv = resolve_kv_precision(model, weights, kv_precision, cal)
+    validate(model, gpu, tp=tp, precision=weights, kv_precision=kv)
+    return weights, kv
+
+
 def decode_step(
     model: ModelArch,
     gpu: Gpu,
@@ -242,21 +277,26 @@ def decode_step(
     batch: int,
     context: int,
     tp: int = 1,
-    precision: Precision = "bf16",
+    precision: Precision | None = None,
     calibration: Calibration | None = None,
     engine: str | None = None,
+    kv_precision: KvPrecision | None = None,
 ) -> DecodeEstimate:
     """Time of one decode step: ``batch`` sequences each emit one token, each attending over
     ``context`` cached tokens (plus its own).
 
     ``engine`` picks a serving engine's profile from the calibration (None: the calibration's
-    own, the default profile); an unknown engine raises :class:`~suanli.errors.NotFound`."""
+    own, the default profile); an unknown engine raises :class:`~suanli.errors.NotFound`.
+    ``precision`` None: the checkpoint's declared one; ``kv_precision`` None: the default of
+    :func:`~suanli.perf.precision.resolve_kv_precision`."""
     _check_counts(batch=batch, context=context)
-    validate(model, gpu, tp=tp, precision=precision)
     cal = (calibration or default_calibration()).for_engine(engine)
-    r = _Roofline(gpu, precision, cal)
-    _gemms(r, model, precision, batch, tp)
-    kv_layer_bytes = model.kv_values_per_token_per_layer * 2.0 / kv_shards(model, tp)
+    weights, kv = _precisions(model, gpu, tp, precision, kv_precision, cal)
+    r = _Roofline(gpu, weights, cal)
+    _gemms(r, model, weights, batch, tp)
+    kv_layer_bytes = (
+        model.kv_values_per_token_per_layer * kv_bytes_per_value(kv) / kv_shards(model, tp)
+    )
     qk, v = _attention_dims(model, absorbed=True)
     r.add(
         "attention",
@@ -276,8 +316,9 @@ def decode_step(
         gpu,
         tokens_in_flight=batch * (context + 1),
         tp=tp,
-        precision=precision,
+        precision=weights,
         calibration=cal,
+        kv_precision=kv,
     )
     return DecodeEstimate(
         step_ms=step_ms,
@@ -293,8 +334,9 @@ def decode_step(
         batch=batch,
         context=context,
         tp=tp,
-        precision=precision,
+        precision=weights,
         engine=cal.engine,
+        kv_precision=kv,
     )
 
 
@@ -305,24 +347,27 @@ def prefill(
     prompt_tokens: int,
     batch: int = 1,
     tp: int = 1,
-    precision: Precision = "bf16",
+    precision: Precision | None = None,
     calibration: Calibration | None = None,
     engine: str | None = None,
+    kv_precision: KvPrecision | None = None,
 ) -> PrefillEstimate:
     """Time to process ``batch`` prompts of ``prompt_tokens`` tokens in one forward pass
     (causal attention: each token attends over the tokens before it).
 
-    ``engine`` as for :func:`decode_step`."""
+    ``engine``, ``precision`` and ``kv_precision`` as for :func:`decode_step`."""
     _check_counts(prompt_tokens=prompt_tokens, batch=batch)
-    validate(model, gpu, tp=tp, precision=precision)
     cal = (calibration or default_calibration()).for_engine(engine)
+    weights, kv = _precisions(model, gpu, tp, precision, kv_precision, cal)
     tokens = batch * prompt_tokens
-    r = _Roofline(gpu, precision, cal)
-    _gemms(r, model, precision, tokens, tp)
+    r = _Roofline(gpu, weights, cal)
+    _gemms(r, model, weights, tokens, tp)
     qk, v = _attention_dims(model, absorbed=False)
     pairs = batch * prompt_tokens * (prompt_tokens + 1) / 2.0  # causal (query, key) pairs
     heads = model.num_heads / tp
-    kv_write = tokens * model.kv_values_per_token_per_layer * 2.0 / kv_shards(model, tp)
+    kv_write = (
+        tokens * model.kv_values_per_token_per_layer * kv_bytes_per_value(kv) / kv_shards(model, tp)
+    )
     qkv_read = tokens * heads * (2 * qk + v) * ACTIVATION_BYTES
     r.add(
         "attention",
@@ -340,7 +385,13 @@ def prefill(
     parts["allreduce"] = allreduce
     parts["overhead"] = overhead
     fit: MemoryFit = memory_fit(
-        model, gpu, tokens_in_flight=tokens, tp=tp, precision=precision, calibration=cal
+        model,
+        gpu,
+        tokens_in_flight=tokens,
+        tp=tp,
+        precision=weights,
+        calibration=cal,
+        kv_precision=kv,
     )
     return PrefillEstimate(
         prefill_ms=sum(parts.values()),
@@ -355,6 +406,7 @@ def prefill(
         prompt_tokens=prompt_tokens,
         batch=batch,
         tp=tp,
-        precision=precision,
+        precision=weights,
         engine=cal.engine,
+        kv_precision=kv,
     )
