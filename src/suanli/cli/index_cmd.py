@@ -3,7 +3,6 @@ the local exchange database."""
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
 import typer
@@ -29,7 +28,7 @@ def _local(gpu: str, hub: str | None, period: str, pricing: str) -> dict[str, An
     from suanli.store.db import Database
     from suanli.store.market_tables import MarketStore
 
-    market = MarketStore(Database.connect(os.environ.get("SUANLI_DATABASE_URL")))
+    market = MarketStore(Database.connect())  # Settings.database_url, else the default
     return index_document(
         market.state().fills, market.service_fills(), gpu=gpu, hub=hub, period=period,
         pricing=pricing, now_h=time.time() / 3600.0,
