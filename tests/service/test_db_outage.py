@@ -33,7 +33,7 @@ def test_outage_during_key_lookup_is_503(
 ) -> None:
     """The fast order path looks the key up before FastAPI's handlers run: still a 503."""
     ex = sqlite_exchange
-    ex.client.app.state.key_cache.clear()  # type: ignore[attr-defined]
+    ex.app.state.key_cache.clear()
     import suanli.api.deps as deps
     import suanli.api.fastpath as fastpath
 

@@ -9,34 +9,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from suanli.defaults import DEFAULT_HEADROOM, DEFAULT_PERCENTILE, MAX_HEADROOM
+from suanli.inputs import (
+    Fabric,
+    Gpus,
+    Hours,
+    Id,
+    Label,
+    Name,
+    OfferFields,
+    Price,
+    StrictInput,
+)
 
-MAX_INT = 2**31 - 1
 T = TypeVar("T")
-
-
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("text may not contain NUL characters")
-    return value
-
-
-Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_nul)]
-Label = Annotated[str, Field(max_length=200), AfterValidator(_no_nul)]
-Id = Annotated[int, Field(ge=1, le=MAX_INT)]
-Gpus = Annotated[int, Field(ge=1, le=1_000_000)]
-Price = Annotated[float, Field(gt=0, le=100_000, description="CNY per GPU-hour")]
-Hours = Annotated[float, Field(ge=0, le=1_000_000)]
-Fabric = Literal["nvlink-ib", "nvlink-roce", "nvlink-eth", "pcie-ib", "pcie-roce", "pcie-eth"]
-
-
-class Input(BaseModel):
-    """Base of every request body: unknown fields, non-finite numbers and values of the
-    wrong JSON type (``true`` for a number, ``"8"`` for a count) are rejected."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+Input = StrictInput  # every request body: see suanli.inputs
 
 
 class Output(BaseModel):
@@ -56,22 +45,11 @@ class Page(BaseModel, Generic[T]):
 # --- offers -----------------------------------------------------------------------------
 
 
-class OfferIn(Input):
-    site: Name = Field(description="catalog site id or name, e.g. zhongwei")
-    gpu: Name = Field(description="catalog GPU name, e.g. H100")
-    count: Gpus
-    gpus_per_node: int = Field(8, ge=1, le=64)
-    price_cny_per_gpu_hour: Price
-    fabric: Fabric = "nvlink-ib"
-    start_h: Hours = 0.0
-    end_h: Hours | None = None
-    interruptible: bool = False
+class OfferIn(OfferFields):
+    """A new offer: the fields every offer has (:class:`suanli.inputs.OfferFields`)."""
 
-    @model_validator(mode="after")
-    def _window(self) -> OfferIn:
-        if self.end_h is not None and self.end_h <= self.start_h:
-            raise ValueError("end_h must be after start_h")
-        return self
+    count: Gpus
+    price_cny_per_gpu_hour: Price
 
 
 class OfferPatch(Input):

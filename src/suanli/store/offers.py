@@ -18,7 +18,6 @@ from suanli.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from suanli.store.keys import Caller
 from suanli.store.models import Offer, utcnow
 
-FABRICS = ("nvlink-ib", "nvlink-roce", "nvlink-eth", "pcie-ib", "pcie-roce", "pcie-eth")
 SORTS = {
     "id": Offer.id,
     "price": Offer.price_cny_per_gpu_hour,

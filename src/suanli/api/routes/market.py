@@ -20,8 +20,8 @@ from pydantic import Field
 from suanli.api.deps import Caller, DatabaseDep, Paging, get_caller, require_roles
 from suanli.api.idempotency import run_post
 from suanli.api.routes._common import AUTH_RESPONSES
-from suanli.api.schemas import Input, Name
 from suanli.errors import Forbidden, InvalidRequest, NotFound
+from suanli.inputs import Name, StrictInput
 from suanli.market.codec import fill_to_dict, lease_to_dict, order_to_dict
 from suanli.market.events import Activate, CancelLease, CancelOrder, Clear, Meter, PlaceOrder
 from suanli.market.orders import Order, Side, fen, instrument
@@ -53,7 +53,7 @@ def store(request: Request) -> MarketStore:
 StoreDep = Annotated[MarketStore, Depends(store)]
 
 
-class MarketOrderIn(Input):
+class MarketOrderIn(StrictInput):
     side: Literal["bid", "ask"]
     gpu: Name = Field(max_length=64, examples=["H100"])
     hub: Name = Field(max_length=100, examples=["zhongwei"])
