@@ -94,7 +94,7 @@ def test_errors_are_one_line_with_a_hint(keys: dict[str, str]) -> None:
 
 
 def test_unreachable_exchange_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from suanli.api.server import free_port
+    from suanli.bench.server import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     result = CliRunner().invoke(cli, ["offers", "list", "--url", url, "--key", "sk_x"])

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from suanli.bench.market import naive_clear_volume, synthetic_book
 from suanli.cli.main import app
 from suanli.market import Fill, instrument, price_index, trimmed_mean
-from suanli.market.bench import naive_clear_volume, synthetic_book
 from suanli.market.clearing import clear
 
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from suanli.api.server import ServerProcess
+from suanli.bench.server import ServerProcess
 from suanli.store import Database, create_key
 from suanli.store.offers import create_offer
 

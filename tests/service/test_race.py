@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from suanli.api.server import ServerProcess
+from suanli.bench.server import ServerProcess
 from suanli.store import Database, create_key
 from suanli.store.models import Lease, Offer, Order
 from suanli.store.offers import create_offer

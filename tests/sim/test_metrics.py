@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
+from suanli.bench.sim import scalar_latencies
 from suanli.sim import Scenario, simulate
-from suanli.sim.bench import scalar_latencies
 from suanli.sim.metrics import order_statistic, request_latencies, slo_rows
 
 

@@ -107,7 +107,12 @@ def test_page_loads_with_map_and_price_chart_and_no_console_errors(
     browser.get("about:blank")
     console_errors(browser)  # drop anything from before
     open_page(browser, live_server)
-    wait_for(browser, lambda d: len(css(d, "#map circle.site")) >= 15, "site circles")
+    wait_for(browser, lambda d: css(d, "#map circle.site"), "site circles")
+    shown = browser.execute_script(
+        "return [...document.querySelectorAll('#map circle.site')].flatMap((c) =>"
+        " (c.dataset.site || c.dataset.cluster).split(' '))"
+    )
+    assert len(shown) == len(set(shown)) == 15, "every site once: alone or in a group"
     assert css(browser, "#map path.land"), "the China outline is drawn"
     assert len(css(browser, "#map path.ring")) == 4, "four latency rings"
     wait_for(browser, lambda d: css(d, "#index-chart path.series"), "a price index line")
@@ -154,17 +159,17 @@ def test_offer_filter_narrows_the_table(
 
     wait_for(browser, only_h100, "only the three H100 offers")
     assert "3 matching" in texts(browser, "#offers-count")[0]
-    css(browser, "#offers-table th[data-sort=price]")[0].click()  # asc -> desc
+    css(browser, "#offers-table th[data-sort=price] button")[0].click()  # asc -> desc
     wait_for(
         browser,
         lambda d: (
-            "sorted-desc"
-            in (css(d, "#offers-table th[data-sort=price]")[0].get_attribute("class") or "")
+            css(d, "#offers-table th[data-sort=price]")[0].get_attribute("aria-sort")
+            == "descending"
         ),
         "descending price",
     )
     rows = texts(browser, "#offers-table tbody tr[data-offer]")
-    prices = [float(r.split()[-2]) for r in rows]
+    prices = [float(r.split("\t")[7].lstrip("¥").replace(",", "")) for r in rows]
     assert prices == sorted(prices, reverse=True)
     shot(browser, screenshot_dir, "03-offers-filtered")
 

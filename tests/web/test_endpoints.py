@@ -150,3 +150,93 @@ def test_call_auction_fills_show_up_and_move_the_ticker(live_server: LiveServer)
     assert newest["gpu"] == "H800-SXM" and newest["gpus"] == 8 and newest["hours"] == 4
     assert 8.0 <= newest["price_cny_per_gpu_hour"] <= 9.0
     assert "buyer" not in newest and "seller" not in newest
+
+
+def test_style_shares_names_colours_and_the_outline(live_server: LiveServer) -> None:
+    from suanli.catalog.cartography import util_colour
+
+    with live_server.client() as c:
+        doc = c.get("/web/api/style").json()
+    assert doc["names"]["zh-CN"]["sites"]["zhongwei"] == "中卫"
+    assert doc["names"]["en"]["sites"]["zhongwei"] == "Zhongwei"
+    assert doc["names"]["zh-CN"]["hubs"]["Yangtze River Delta"] == "长三角"
+    assert doc["names"]["zh-CN"]["cities"]["shanghai"] == "上海"
+    assert "Natural Earth" in doc["outline"]["source"]
+    assert len(doc["outline"]["china"][0]) > 500  # the mainland ring, not a sketch
+    edges, colours = doc["util_edges"], doc["util_colours"]
+    assert len(colours) == len(edges) - 1
+    for u in (0.0, 0.01, 0.06, 0.6, 1.0):
+        i = max(k for k in range(len(colours)) if edges[k] <= u)
+        assert colours[i] == util_colour(u)
+
+
+def test_index_carries_the_reference_with_unit_date_and_source(live_server: LiveServer) -> None:
+    with live_server.client() as c:
+        doc = c.get("/web/api/index", params={"gpu": "H20", "hub": "west"}).json()
+    ref = doc["reference"]
+    assert ref["unit"] == "CNY per GPU-hour" and ref["date"] and ref["source"]
+    assert ref["cny_per_gpu_hour"] == doc["reference_cny_per_gpu_hour"]
+
+
+@pytest.mark.parametrize("hub", [None, "west", "Ningxia", "zhongwei"])
+def test_index_csv_is_the_series_with_utc_and_shanghai_times(
+    live_server: LiveServer, hub: str | None
+) -> None:
+    import csv
+    import io
+    from datetime import datetime, timedelta
+
+    params = {"gpu": "H20", **({"hub": hub} if hub else {})}
+    with live_server.client() as c:
+        doc = c.get("/web/api/index", params=params).json()
+        r = c.get("/web/api/index.csv", params=params)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert "attachment" in r.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert len(rows) == len(doc["points"]) > 0
+    for row, p in zip(rows, doc["points"], strict=True):
+        assert row["period_start_utc"] == p["t"]
+        utc = datetime.fromisoformat(p["t"].replace("Z", "+00:00"))
+        local = datetime.fromisoformat(row["period_start_asia_shanghai"])
+        assert local == utc and local.utcoffset() == timedelta(hours=8)
+        assert float(row["cny_per_gpu_hour"]) == p["v"]
+        assert float(row["gpu_hours"]) == p["gpu_hours"]
+
+
+def test_offer_detail_has_site_fabric_verification_and_prices_paid(
+    live_server: LiveServer,
+) -> None:
+    with live_server.client() as c:
+        listed = c.get("/web/api/offers", params={"site": "zhongwei", "gpu": "H20"}).json()
+        offer_id = listed["items"][0]["id"]
+        doc = c.get(f"/web/api/offers/{offer_id}").json()
+        missing = c.get("/web/api/offers/999999")
+    assert doc["site"] == "zhongwei" and doc["site_name"] == "Zhongwei"
+    assert doc["province"] == "Ningxia" and doc["fabric"]
+    assert doc["verified"] is False and doc["verified_at"] is None
+    assert "seller" not in doc  # market data only
+    assert doc["fills"], "bob's order filled on this offer"
+    assert any(f["gpus"] == 32 and f["price_cny_per_gpu_hour"] == 4.9 for f in doc["fills"])
+    ids = [f["id"] for f in doc["fills"]]
+    assert ids == sorted(ids, reverse=True) and all(f["time"].endswith("Z") for f in doc["fills"])
+    assert missing.status_code == 404
+
+
+def test_book_depth_sums_open_orders_per_price_level() -> None:
+    from suanli.market.orders import ask, bid, instrument
+    from suanli.web.queries import book_depth
+
+    inst = instrument("H100", "zhongwei", "on-demand", 100.0, 104.0)
+    orders = [
+        bid("b1", inst, "alice", 10.0, 8),
+        bid("b2", inst, "bob", 10.0, 4),
+        bid("b3", inst, "bob", 9.0, 2),
+        ask("a1", inst, "dc", 11.0, 16),
+    ]
+    doc = book_depth(orders, every_s=3600.0, now_s=3600.0 * 10 + 5)
+    (only,) = doc["instruments"]
+    levels = [(lv["side"], lv["price_cny_per_gpu_hour"], lv["gpus"], lv["orders"])
+              for lv in only["levels"]]  # fmt: skip
+    assert levels == [("ask", 11.0, 16, 1), ("bid", 10.0, 12, 2), ("bid", 9.0, 2, 1)]
+    assert doc["next_clearing"] == "1970-01-01T11:00:00Z"
+    assert book_depth(orders, every_s=0.0, now_s=0.0)["next_clearing"] is None

@@ -91,6 +91,7 @@ def create_app(
     )
     app.state.db = db
     app.state.settings = settings
+    app.state.clear_every_s = clear_every_s  # the dashboard shows the next clearing
     app.state.metrics = Metrics(settings.metrics_dir)
     app.state.key_cache = {}
     errors.install(app)

@@ -27,6 +27,7 @@ class Site:
     pue: float
     note: str
     source: str
+    name_zh: str = ""
 
     @property
     def region(self) -> str:
@@ -44,6 +45,7 @@ class City:
     lon: float
     population_m: float
     source: str
+    name_zh: str = ""
 
 
 @cache
@@ -63,6 +65,7 @@ def sites() -> tuple[Site, ...]:
             pue=float(r["pue_target"]),
             note=r["note"],
             source=r["source"],
+            name_zh=r.get("name_zh", ""),
         )
         for r in read_csv("sites.csv")
     )
@@ -79,6 +82,7 @@ def cities() -> tuple[City, ...]:
             lon=float(r["lon"]),
             population_m=float(r["population_m"]),
             source=r["source"],
+            name_zh=r.get("name_zh", ""),
         )
         for r in read_csv("cities.csv")
     )

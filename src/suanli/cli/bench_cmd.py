@@ -27,8 +27,8 @@ def bench_market(
     as_json: bool = typer.Option(True, "--json/--no-json", help="print one JSON document"),
 ) -> None:
     """Clear a synthetic book of ORDERS orders; baseline: a naive pure-Python price scan."""
+    from suanli.bench.market import run
     from suanli.cli.common import print_json
-    from suanli.market.bench import run
 
     print_json(run(n_orders=orders, baseline_orders=baseline_orders))
 
@@ -44,8 +44,8 @@ def bench_sim(
 ) -> None:
     """A month of the national market (15 sites, 60,000 requests a day) under all three
     policies; baseline: per-request latency evaluation in plain Python."""
+    from suanli.bench.sim import run
     from suanli.cli.common import print_json
-    from suanli.sim.bench import run
 
     print_json(run(days=days, seed=seed, baseline_requests=baseline_requests))
 
@@ -64,8 +64,8 @@ def bench_placement(
     """Place REQUESTS generated requests on SITES x TYPES-PER-SITE offers with the fast
     solver; report time, cost, LP lower bound and gap, with the nearest-site and
     cheapest-type baselines and (small sizes) the exact MILP in the same run."""
+    from suanli.bench.placement import run_benchmark
     from suanli.cli.common import print_json
-    from suanli.placement.bench import run_benchmark
 
     print_json(
         run_benchmark(
@@ -89,8 +89,8 @@ def bench_sizing(
 ) -> None:
     """Size a request over every GPU type on both Azure traces (time per call); baseline: a
     brute-force scheduler simulation of the chosen configuration's TTFT and TPOT."""
+    from suanli.bench.sizing import run
     from suanli.cli.common import print_json
-    from suanli.perf.sizing_bench import run
 
     print_json(run(model=model, rate_per_s=rate, repeats=repeats))
 
@@ -111,7 +111,7 @@ def bench_api(
     process: writes/s, p50/p99 latency and server CPU per request, per backend."""
     import os
 
-    from suanli.api.bench import run_api_bench
+    from suanli.bench.api import run_api_bench
     from suanli.cli.common import err_console, print_json
 
     postgres = database_url or os.environ.get("SUANLI_TEST_DATABASE_URL") or None

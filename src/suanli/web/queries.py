@@ -418,3 +418,131 @@ def fill_window(
             }
         )
     return out
+
+
+# ---------- one offer ----------
+
+
+def offer_detail(session: Session, offer_id: int, *, fills_limit: int = 200) -> dict[str, Any]:
+    """One offer as market data (no seller name): its site, fabric, verification and the
+    prices paid on it, newest fill first (at most ``fills_limit``)."""
+    from suanli.catalog import site as catalog_site
+    from suanli.errors import NotFound
+    from suanli.store.verification_tables import verified_since
+
+    offer = session.get(Offer, offer_id)
+    if offer is None:
+        raise NotFound(f"no offer {offer_id}")
+    gpu_name = _catalog_gpu(offer.gpu)
+    verified = verified_since(session, [(offer.seller, gpu_name)]).get((offer.seller, gpu_name))
+    try:
+        s = catalog_site(offer.site)
+        place: dict[str, Any] = {
+            "site_name": s.name,
+            "province": s.province,
+            "lat": s.lat,
+            "lon": s.lon,
+            "power_cny_per_kwh": s.power_cny_per_kwh,
+            "pue": s.pue,
+        }
+    except NotFound:  # a site no longer in the catalog keeps its id
+        place = {"site_name": offer.site, "province": None, "lat": None, "lon": None}
+    rows = session.execute(
+        select(Fill.id, Fill.created_at, Fill.gpus, Fill.price_cny_per_gpu_hour,
+               Fill.interruptible, Lease.hours)
+        .join(Lease, Lease.id == Fill.lease_id, isouter=True)
+        .where(Fill.offer_id == offer_id)
+        .order_by(Fill.id.desc())
+        .limit(fills_limit)
+    )  # fmt: skip
+    return {
+        "id": offer.id,
+        "site": offer.site,
+        **place,
+        "hub": offer.hub,
+        "region": offer.region_role,
+        "gpu": offer.gpu,
+        "count": offer.count,
+        "available": offer.available,
+        "gpus_per_node": offer.gpus_per_node,
+        "fabric": offer.fabric,
+        "price_cny_per_gpu_hour": offer.price_cny_per_gpu_hour,
+        "interruptible": offer.interruptible,
+        "status": offer.status,
+        "created_at": iso(offer.created_at),
+        "verified": verified is not None,
+        "verified_at": iso(verified),
+        "fills": [
+            {
+                "id": r.id,
+                "time": iso(r.created_at),
+                "gpus": r.gpus,
+                "hours": r.hours,
+                "price_cny_per_gpu_hour": r.price_cny_per_gpu_hour,
+                "pricing": "interruptible" if r.interruptible else "on-demand",
+            }
+            for r in rows
+        ],
+    }
+
+
+def _catalog_gpu(name: str) -> str:
+    from suanli.catalog import gpu
+    from suanli.errors import NotFound
+
+    try:
+        return gpu(name).name
+    except NotFound:  # an unknown model keeps its stored name
+        return name
+
+
+# ---------- call-auction book ----------
+
+
+def book_depth(orders: Sequence[Any], *, every_s: float, now_s: float) -> dict[str, Any]:
+    """Open bids and asks per instrument, summed per price level (bids best first, asks best
+    first), and the time of the next clearing when the exchange clears on a schedule."""
+    grouped: dict[str, dict[str, Any]] = {}
+    levels: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for o in orders:
+        inst = o.instrument
+        key = inst.key
+        if key not in grouped:
+            grouped[key] = {
+                "key": key,
+                "gpu": inst.gpu,
+                "hub": inst.hub,
+                "pricing": inst.pricing.value,
+                "start": iso(datetime.fromtimestamp(inst.start_h * 3600.0, UTC)),
+                "hours": inst.hours,
+                "levels": [],
+            }
+        side = o.side.value if hasattr(o.side, "value") else str(o.side)
+        side = "bid" if side.lower().startswith("b") else "ask"
+        lk = (key, side, int(o.price_fen_per_gpu_hour))
+        if lk not in levels:
+            levels[lk] = {
+                "side": side,
+                "price_cny_per_gpu_hour": o.price_fen_per_gpu_hour / 100.0,
+                "gpus": 0,
+                "orders": 0,
+            }
+            grouped[key]["levels"].append(levels[lk])
+        levels[lk]["gpus"] += int(o.quantity_gpus)
+        levels[lk]["orders"] += 1
+    for g in grouped.values():
+        asks = sorted((lv for lv in g["levels"] if lv["side"] == "ask"),
+                      key=lambda lv: lv["price_cny_per_gpu_hour"])  # fmt: skip
+        bids = sorted((lv for lv in g["levels"] if lv["side"] == "bid"),
+                      key=lambda lv: -lv["price_cny_per_gpu_hour"])  # fmt: skip
+        g["levels"] = asks[::-1] + bids  # asks above bids, the spread in the middle
+    next_at = None
+    if every_s > 0:
+        next_s = (now_s // every_s + 1) * every_s
+        next_at = iso(datetime.fromtimestamp(next_s, UTC))
+    return {
+        "instruments": sorted(grouped.values(), key=lambda g: g["key"]),
+        "clear_every_s": every_s or None,
+        "next_clearing": next_at,
+        "clearing_note": None if every_s > 0 else "clears when the operator runs a round",
+    }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from importlib import resources
 from typing import Annotated, Any
 
@@ -90,9 +91,28 @@ def static(name: str) -> Response:
         return FileResponse(path, media_type=_STATIC_TYPES[suffix], headers=_NO_CACHE)
 
 
+@api.get("/style")
+def style() -> Response:
+    """The look shared with the simulation report (:mod:`suanli.catalog.cartography`):
+    projection, utilization colour classes, hub colours, names in English and Chinese, and
+    China's outline (Natural Earth, public domain)."""
+    return Response(
+        _style_json(), media_type="application/json", headers={"Cache-Control": "max-age=300"}
+    )
+
+
+@cache
+def _style_json() -> bytes:
+    import json
+
+    from suanli.catalog.cartography import style_document
+
+    return json.dumps(style_document(), ensure_ascii=False, separators=(",", ":")).encode()
+
+
 @api.get("/meta")
 def meta(db: DatabaseDep) -> dict[str, Any]:
-    """Choices for the page's selectors: GPU models, hubs, demand cities."""
+    """Choices for the page's selectors: GPU models, regions, hubs, sites, demand cities."""
     from suanli.catalog import cities, gpus, sites
 
     with db.read() as session:
@@ -103,7 +123,10 @@ def meta(db: DatabaseDep) -> dict[str, Any]:
     return {
         "gpus": [g.name for g in gpus()],
         "hubs": regions,
-        "cities": [{"id": c.id, "name": c.name} for c in cities()],
+        "hubs_only": sorted({s.hub for s in sites() if s.hub}),
+        "regions": sorted({s.role for s in sites()}),
+        "sites": [{"id": s.id, "name": s.name, "name_zh": s.name_zh} for s in sites()],
+        "cities": [{"id": c.id, "name": c.name, "name_zh": c.name_zh} for c in cities()],
         "default_city": DEFAULT_CITY,
         "default_gpu": busiest or "H100-SXM",
     }
@@ -260,9 +283,17 @@ def _index(
         now_h=datetime.now(UTC).timestamp() / 3600.0,
     )
     try:
-        reference: float | None = reference_price(name).cny_per_gpu_hour
+        ref = reference_price(name)
+        reference: float | None = ref.cny_per_gpu_hour
+        reference_doc: dict[str, Any] | None = {
+            "cny_per_gpu_hour": ref.cny_per_gpu_hour,
+            "unit": "CNY per GPU-hour",
+            "date": ref.date,
+            "kind": ref.kind,
+            "source": ref.source,
+        }
     except NotFound:  # a GPU without a reference price
-        reference = None
+        reference, reference_doc = None, None
     return {
         "gpu": doc["gpu"],
         "hub": doc["hub"],
@@ -270,6 +301,7 @@ def _index(
         "pricing": pricing,
         "method": doc["method"],
         "reference_cny_per_gpu_hour": reference,
+        "reference": reference_doc,
         "points": [
             {
                 "t": queries.iso(datetime.fromtimestamp(p["start_h"] * 3600.0, UTC)),
@@ -350,6 +382,63 @@ def request_page(
     """One request's placement, per-region RTT and TTFT against target, and cost."""
     with db.read() as session:
         return request_detail(session, caller, request_id)
+
+
+@api.get("/offers/{offer_id}")
+def offer_page(
+    db: DatabaseDep, offer_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+) -> dict[str, Any]:
+    """One offer (market data, no seller name): site, fabric, verification, prices paid."""
+    with db.read() as session:
+        return queries.offer_detail(session, offer_id)
+
+
+@api.get("/index.csv")
+def index_csv(
+    request: Request,
+    db: DatabaseDep,
+    gpu: Annotated[str, Query(max_length=64)] = "H100-SXM",
+    hub: Annotated[str | None, Query(max_length=100)] = None,
+    period: Annotated[str, Query(pattern="^(hour|day)$")] = "hour",
+    pricing: Annotated[str, Query(pattern="^(on-demand|interruptible|reserved)$")] = "on-demand",
+) -> Response:
+    """The price index series as CSV: period start in UTC (ISO 8601) and in Asia/Shanghai,
+    price, GPU-hours traded, fills, and whether the value was carried forward."""
+    import csv
+    import io
+    from zoneinfo import ZoneInfo
+
+    doc = index(request, db, gpu=gpu, hub=hub, period=period, pricing=pricing)
+    shanghai = ZoneInfo("Asia/Shanghai")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        ["period_start_utc", "period_start_asia_shanghai", "gpu", "hub", "pricing",
+         "cny_per_gpu_hour", "gpu_hours", "fills", "stale"]
+    )  # fmt: skip
+    for p in doc["points"]:
+        start = datetime.fromisoformat(p["t"].replace("Z", "+00:00"))
+        writer.writerow(
+            [p["t"], start.astimezone(shanghai).isoformat(), doc["gpu"], doc["hub"] or "all",
+             pricing, p["v"], p["gpu_hours"], p["fills"], str(p["stale"]).lower()]
+        )  # fmt: skip
+    name = f"suanli-index-{doc['gpu']}-{doc['hub'] or 'all'}-{pricing}-{period}.csv"
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@api.get("/book")
+def book(request: Request) -> dict[str, Any]:
+    """Depth of the call auction's book: open bids and asks per instrument, summed per price
+    level (market data: no accounts), and when the next clearing runs."""
+    from suanli.api.routes.market import store as market_store
+
+    orders = market_store(request).state().book.orders
+    every_s = float(getattr(request.app.state, "clear_every_s", 0.0) or 0.0)
+    return queries.book_depth(orders, every_s=every_s, now_s=time.time())
 
 
 router.include_router(api)

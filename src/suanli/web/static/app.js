@@ -1,25 +1,34 @@
 // Suanli dashboard: views, tables and live polling. Plain ES modules, no build step.
 // Every list is paginated and every aggregate computed by the server; the browser only
-// ever holds one page of rows.
+// ever holds one page of rows. The market view's filters, sort, page and selected site
+// live in the URL (#/market?site=zhongwei&gpu=H100-SXM...), so a link shows the same view.
 
 import { ApiError, apiKey, getJson, setApiKey } from "./api.js";
-import { drawLineChart } from "./chart.js";
+import { drawLineChart, drawPriceChart } from "./chart.js";
+import {
+  LANG, applyI18n, cityName, fmt, fmtDuration, fmtInt, fmtMoney, fmtTime, hubName, setLang, setNames,
+  siteName, t,
+} from "./i18n.js";
 import { drawLegend, drawMarketMap, drawPlacementMap } from "./map.js";
-import { fmt, fmtTime } from "./svg.js";
+import { hubColour, loadStyle, style } from "./style.js";
 
 const WEB = "/web/api";
 const POLL_MS = 2000;
+const FILTER_KEYS = ["site", "gpu", "hub", "min_available", "max_price", "mine"];
 
 const state = {
   meta: null,
   who: null,
   city: sessionStorage.getItem("suanli.city") || "",
+  zoom: null,
   offers: { page: 1, pageSize: 25, sort: "price", order: "asc", filter: {} },
   fills: { page: 1, pageSize: 15, seen: new Set() },
   requests: { page: 1, pageSize: 20 },
   myOffers: { page: 1, pageSize: 20 },
   latestFillId: null,
   view: "market",
+  book: null,
+  last: {},
 };
 
 const $ = (id) => document.getElementById(id);
@@ -50,6 +59,14 @@ function cell(tr, value, cls) {
   return td;
 }
 
+function link(href, label, aria) {
+  const a = document.createElement("a");
+  a.href = href;
+  a.textContent = label;
+  if (aria) a.setAttribute("aria-label", aria);
+  return a;
+}
+
 function emptyRow(tbody, columns, message) {
   const tr = document.createElement("tr");
   const td = cell(tr, message, "empty");
@@ -61,86 +78,202 @@ function pager(node, { page, pageSize, total }, go) {
   node.innerHTML = "";
   const pages = Math.max(1, Math.ceil(total / pageSize));
   const info = document.createElement("span");
-  info.textContent = `page ${page} of ${pages} · ${total.toLocaleString("en-US")} rows`;
+  info.textContent = t("pager", { p: fmtInt(page), n: fmtInt(pages), rows: fmtInt(total) });
   const prev = document.createElement("button");
-  prev.textContent = "‹ prev";
+  prev.textContent = t("prev");
   prev.disabled = page <= 1;
   prev.addEventListener("click", () => go(page - 1));
   const next = document.createElement("button");
-  next.textContent = "next ›";
+  next.textContent = t("next");
   next.disabled = page >= pages;
   next.addEventListener("click", () => go(page + 1));
   node.append(prev, info, next);
 }
 
+const pricingLabel = (p) => t(`pricing.${p}`);
+
+// ---------- URL state ----------
+
+function parseHash() {
+  const hash = window.location.hash || "#/market";
+  const [path, query = ""] = hash.slice(2).split("?");
+  return { parts: path.split("/"), params: new URLSearchParams(query) };
+}
+
+function readMarketParams(params) {
+  const o = state.offers;
+  o.filter = {};
+  for (const k of FILTER_KEYS) if (params.get(k)) o.filter[k] = params.get(k);
+  o.sort = params.get("sort") || "price";
+  o.order = params.get("order") === "desc" ? "desc" : "asc";
+  o.page = Math.max(1, Number(params.get("page")) || 1);
+  $("f-gpu").value = o.filter.gpu || "";
+  $("f-hub").value = o.filter.hub || "";
+  $("f-min").value = o.filter.min_available || "";
+  $("f-price").value = o.filter.max_price || "";
+  $("f-mine").checked = Boolean(o.filter.mine);
+  showSiteChip();
+}
+
+/** Put the market view's filters, sort and page in the URL (a new history entry). */
+function writeMarketParams() {
+  const o = state.offers;
+  const params = new URLSearchParams();
+  for (const k of FILTER_KEYS) if (o.filter[k]) params.set(k, o.filter[k]);
+  if (o.sort !== "price") params.set("sort", o.sort);
+  if (o.order !== "asc") params.set("order", o.order);
+  if (o.page !== 1) params.set("page", String(o.page));
+  const query = params.toString();
+  const hash = `#/market${query ? `?${query}` : ""}`;
+  if (hash !== window.location.hash) window.history.pushState(null, "", hash);
+}
+
+function showSiteChip() {
+  const site = state.offers.filter.site || "";
+  $("f-site").value = site;
+  $("f-site-chip").hidden = !site;
+  $("f-site-name").textContent = site ? t("f.site", { name: siteName(site) }) : "";
+}
+
 // ---------- market view ----------
+
+function fillSelect(select, values, { keep = true, label = (v) => v } = {}) {
+  if (!keep) select.innerHTML = "";
+  for (const v of values) {
+    const o = document.createElement("option");
+    o.value = v;
+    o.textContent = label(v);
+    select.appendChild(o);
+  }
+}
+
+function fillGroups(select, groups) {
+  for (const [title, values, label] of groups) {
+    const og = document.createElement("optgroup");
+    og.label = title;
+    fillSelect(og, values, { label });
+    select.appendChild(og);
+  }
+}
 
 async function loadMeta() {
   state.meta = await getJson(`${WEB}/meta`, {}, { auth: false });
-  const { gpus, hubs, cities } = state.meta;
+  const { gpus, cities } = state.meta;
   if (!state.city) state.city = state.meta.default_city;
-  const fill = (select, values, keep = true) => {
-    if (!keep) select.innerHTML = "";
-    for (const v of values) {
-      const o = document.createElement("option");
-      o.value = typeof v === "string" ? v : v.id;
-      o.textContent = typeof v === "string" ? v : v.name;
-      select.appendChild(o);
-    }
-  };
-  fill($("map-city"), cities, false);
-  $("map-city").value = state.city;
-  fill($("index-gpu"), gpus, false);
+  const citySelect = $("map-city");
+  citySelect.innerHTML = "";
+  for (const c of cities) {
+    const o = document.createElement("option");
+    o.value = c.id;
+    o.textContent = cityName(c.id, c.name);
+    citySelect.appendChild(o);
+  }
+  citySelect.value = state.city;
+  fillSelect($("index-gpu"), gpus, { keep: false });
   $("index-gpu").value = state.meta.default_gpu || gpus[0];
-  fill($("index-hub"), hubs);
-  fill($("f-gpu"), gpus);
-  fill($("f-hub"), hubs);
+  const regionLabel = (r) => hubName(r, r);
+  fillGroups($("index-hub"), [
+    [t("group.regions"), state.meta.regions || [], regionLabel],
+    [t("group.hubs"), state.meta.hubs_only || state.meta.hubs, regionLabel],
+    [t("group.sites"), (state.meta.sites || []).map((s) => s.id), (id) => siteName(id)],
+  ]);
+  fillSelect($("f-gpu"), gpus);
+  fillGroups($("f-hub"), [
+    [t("group.regions"), (state.meta.regions || []).filter((r) => r === "metro" || r === "central"), regionLabel],
+    [t("group.hubs"), state.meta.hubs_only || state.meta.hubs, regionLabel],
+  ]);
 }
 
 async function loadMap() {
   const data = await getJson(`${WEB}/map`, { city: state.city }, { auth: false });
-  drawMarketMap($("map"), data, {
+  state.last.map = data;
+  drawMap();
+}
+
+function drawMap() {
+  if (!state.last.map) return;
+  $("map-reset").hidden = !state.zoom;
+  drawMarketMap($("map"), state.last.map, {
+    zoom: state.zoom,
+    onZoom: (bounds) => {
+      state.zoom = bounds;
+      drawMap();
+      const first = $("map").querySelector("circle.site");
+      if (first) first.focus();
+    },
     onSiteClick: (s) => {
+      const o = state.offers;
+      o.filter = { ...o.filter, site: s.id };
+      delete o.filter.hub;
       $("f-hub").value = "";
-      state.offers.filter = { ...state.offers.filter, site: s.id };
-      state.offers.page = 1;
+      o.page = 1;
+      showSiteChip();
+      writeMarketParams();
       loadOffers();
-      toast(`Offers filtered to site ${s.name}`);
+      toast(t("map.filtered", { name: siteName(s.id, s.name) }));
     },
   });
   drawLegend($("map-legend"));
 }
 
+function indexParams() {
+  return {
+    gpu: $("index-gpu").value,
+    hub: $("index-hub").value,
+    period: $("index-period").value,
+    pricing: $("index-pricing").value,
+  };
+}
+
 async function loadIndex() {
-  const gpu = $("index-gpu").value;
-  const hub = $("index-hub").value;
-  const period = $("index-period").value;
-  const pricing = $("index-pricing").value;
-  const data = await getJson(`${WEB}/index`, { gpu, hub, period, pricing }, { auth: false });
-  const name = `${gpu}${hub ? ` · ${hub}` : ""} · ${pricing}`;
-  drawLineChart($("index-chart"), [{
-    name,
-    points: data.points.map((p) => ({
-      t: p.t, v: p.v,
-      note: p.stale ? "no fills: last value carried forward" : `${fmt(p.gpu_hours, 0)} GPU-h from ${p.fills} fills`,
-    })),
-  }], { yLabel: "CNY / GPU-h", area: true, empty: `No fills for ${name} yet` });
+  const params = indexParams();
+  const data = await getJson(`${WEB}/index`, params, { auth: false });
+  state.last.index = data;
+  const csv = new URL(`${WEB}/index.csv`, window.location.origin);
+  for (const [k, v] of Object.entries(params)) if (v) csv.searchParams.set(k, v);
+  $("index-csv").href = csv.pathname + csv.search;
+  drawIndex();
+}
+
+function drawIndex() {
+  const data = state.last.index;
+  if (!data) return;
+  const p = indexParams();
+  const where = p.hub ? ` · ${hubName(p.hub, siteName(p.hub))}` : "";
+  const name = `${p.gpu}${where} · ${pricingLabel(p.pricing)}`;
+  drawPriceChart($("index-chart"), data.points, data.reference, { name, empty: t("index.none", { name }) });
   const stats = $("index-stats");
   const last = data.points.length ? data.points[data.points.length - 1] : null;
   stats.innerHTML = "";
   const add = (label, value) => {
     const span = document.createElement("span");
-    span.innerHTML = `${label} <b></b>`;
-    span.querySelector("b").textContent = value;
+    span.append(`${label} `);
+    const b = document.createElement("b");
+    b.textContent = value;
+    span.appendChild(b);
     stats.appendChild(span);
+    return span;
   };
-  add("latest", last ? `${fmt(last.v)} CNY/GPU-h` : "–");
-  add("points", String(data.points.length));
-  if (data.reference_cny_per_gpu_hour) add("list reference", `${fmt(data.reference_cny_per_gpu_hour)}`);
+  add(t("index.latest"), last ? `${fmtMoney(last.v)}/GPU-h (${fmtTime(last.t)})` : "–");
+  add(t("index.points"), fmtInt(data.points.length));
+  if (data.reference) {
+    const r = data.reference;
+    const span = add(t("index.reference"), `${fmtMoney(r.cny_per_gpu_hour)}/GPU-h`);
+    span.append(` (${r.date}, ${r.source})`);
+    span.className = "reference";
+  }
   const method = document.createElement("span");
   method.className = "method";
   method.textContent = data.method;
   stats.appendChild(method);
+}
+
+function sortHeaders() {
+  const o = state.offers;
+  for (const th of $("offers-table").querySelectorAll("th[data-sort]")) {
+    const on = th.dataset.sort === o.sort;
+    th.setAttribute("aria-sort", on ? (o.order === "asc" ? "ascending" : "descending") : "none");
+  }
 }
 
 async function loadOffers() {
@@ -160,27 +293,25 @@ async function loadOffers() {
   for (const r of data.items) {
     const tr = document.createElement("tr");
     tr.dataset.offer = r.id;
-    cell(tr, r.id);
-    cell(tr, r.site_name || r.site);
-    cell(tr, r.hub);
+    cell(tr, link(`#/offer/${r.id}`, `#${r.id}`, t("offer.open", { id: r.id })));
+    cell(tr, siteName(r.site, r.site_name));
+    cell(tr, hubName(r.hub, r.hub));
     cell(tr, r.gpu);
-    cell(tr, r.count, "num");
-    cell(tr, r.available, "num");
+    cell(tr, fmtInt(r.count), "num");
+    cell(tr, fmtInt(r.available), "num");
     cell(tr, r.fabric);
-    cell(tr, fmt(r.price_cny_per_gpu_hour), "num");
-    cell(tr, r.interruptible ? "interruptible" : "on-demand");
+    cell(tr, fmtMoney(r.price_cny_per_gpu_hour), "num");
+    cell(tr, pricingLabel(r.interruptible ? "interruptible" : "on-demand"));
     tbody.appendChild(tr);
   }
-  if (!data.items.length) emptyRow(tbody, 9, "No offers match this filter");
-  $("offers-count").textContent = `${data.total.toLocaleString("en-US")} matching`;
+  if (!data.items.length) emptyRow(tbody, 9, t("offers.none"));
+  sortHeaders(); // with the rows it describes
+  $("offers-count").textContent = t("offers.matching", { n: fmtInt(data.total) });
   pager($("offers-pager"), { page: data.page, pageSize: data.page_size, total: data.total }, (p) => {
     o.page = p;
+    writeMarketParams();
     loadOffers();
   });
-  for (const th of $("offers-table").querySelectorAll("th[data-sort]")) {
-    th.classList.toggle("sorted-asc", th.dataset.sort === o.sort && o.order === "asc");
-    th.classList.toggle("sorted-desc", th.dataset.sort === o.sort && o.order === "desc");
-  }
 }
 
 async function loadFills() {
@@ -195,18 +326,18 @@ async function loadFills() {
     if (!first && !f.seen.has(r.id)) tr.className = "new";
     f.seen.add(r.id);
     cell(tr, r.id);
-    cell(tr, fmtTime(r.time));
+    cell(tr, fmtTime(r.time), "time");
     cell(tr, r.gpu);
-    cell(tr, r.hub);
-    cell(tr, r.site_name || r.site);
-    cell(tr, r.gpus, "num");
+    cell(tr, hubName(r.hub, r.hub));
+    cell(tr, siteName(r.site, r.site_name));
+    cell(tr, fmtInt(r.gpus), "num");
     cell(tr, fmt(r.hours, 1), "num");
-    cell(tr, fmt(r.price_cny_per_gpu_hour), "num");
-    cell(tr, r.pricing);
+    cell(tr, fmtMoney(r.price_cny_per_gpu_hour), "num");
+    cell(tr, pricingLabel(r.pricing));
     tbody.appendChild(tr);
   }
-  if (!data.items.length) emptyRow(tbody, 9, "No fills yet");
-  $("fills-count").textContent = `${data.total.toLocaleString("en-US")} in all`;
+  if (!data.items.length) emptyRow(tbody, 9, t("fills.none"));
+  $("fills-count").textContent = t("fills.all", { n: fmtInt(data.total) });
   pager($("fills-pager"), { page: data.page, pageSize: data.page_size, total: data.total }, (p) => {
     f.page = p;
     loadFills();
@@ -221,16 +352,56 @@ async function loadAuctionFills() {
   for (const r of data.items) {
     const tr = document.createElement("tr");
     cell(tr, r.id);
-    cell(tr, fmtTime(r.time));
+    cell(tr, fmtTime(r.time), "time");
     cell(tr, r.gpu);
-    cell(tr, r.hub);
-    cell(tr, r.gpus, "num");
+    cell(tr, siteName(r.hub, hubName(r.hub, r.hub)));
+    cell(tr, fmtInt(r.gpus), "num");
     cell(tr, fmt(r.hours, 1), "num");
-    cell(tr, fmt(r.price_cny_per_gpu_hour), "num");
-    cell(tr, r.pricing);
+    cell(tr, fmtMoney(r.price_cny_per_gpu_hour), "num");
+    cell(tr, pricingLabel(r.pricing));
     tbody.appendChild(tr);
   }
-  $("auction-count").textContent = `${data.total.toLocaleString("en-US")} in all`;
+  $("auction-count").textContent = t("fills.all", { n: fmtInt(data.total) });
+}
+
+async function loadBook() {
+  const data = await getJson(`${WEB}/book`, {}, { auth: false });
+  state.book = data;
+  const tbody = $("book-table").querySelector("tbody");
+  tbody.innerHTML = "";
+  const maxQty = Math.max(1, ...data.instruments.flatMap((i) => i.levels.map((l) => l.gpus)));
+  for (const inst of data.instruments) {
+    for (const lv of inst.levels) {
+      const tr = document.createElement("tr");
+      tr.dataset.instrument = inst.key;
+      cell(tr, inst.gpu);
+      cell(tr, siteName(inst.hub, hubName(inst.hub, inst.hub)));
+      cell(tr, `${pricingLabel(inst.pricing)} · ${fmtTime(inst.start)} +${fmt(inst.hours, 0)} h`);
+      cell(tr, t(`book.${lv.side}`));
+      cell(tr, fmtMoney(lv.price_cny_per_gpu_hour), "num");
+      cell(tr, fmtInt(lv.gpus), "num");
+      cell(tr, fmtInt(lv.orders), "num");
+      const bar = document.createElement("span");
+      bar.className = `depth ${lv.side}`;
+      bar.style.width = `${Math.max(2, Math.round((80 * lv.gpus) / maxQty))}px`;
+      bar.setAttribute("aria-hidden", "true");
+      cell(tr, bar, "depth-col");
+      tbody.appendChild(tr);
+    }
+  }
+  if (!data.instruments.length) emptyRow(tbody, 8, t("book.none"));
+  tickClearing();
+}
+
+function tickClearing() {
+  const node = $("book-next");
+  const b = state.book;
+  if (!b || !b.next_clearing) {
+    node.textContent = b && b.clearing_note ? b.clearing_note : "";
+    return;
+  }
+  const left = (Date.parse(b.next_clearing) - Date.now()) / 1000;
+  node.textContent = t("book.next", { t: fmtDuration(left), at: fmtTime(b.next_clearing) });
 }
 
 function bindMarket() {
@@ -239,29 +410,50 @@ function bindMarket() {
     sessionStorage.setItem("suanli.city", state.city);
     loadMap().catch((e) => toast(explain(e), true));
   });
+  $("map-reset").addEventListener("click", () => {
+    state.zoom = null;
+    drawMap();
+  });
   for (const id of ["index-gpu", "index-hub", "index-period", "index-pricing"]) {
     $(id).addEventListener("change", () => loadIndex().catch((e) => toast(explain(e), true)));
   }
+  $("f-site-clear").addEventListener("click", () => {
+    delete state.offers.filter.site;
+    state.offers.page = 1;
+    showSiteChip();
+    writeMarketParams();
+    loadOffers();
+  });
   $("offer-filter").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const form = new FormData(ev.target);
     const filter = {};
     for (const [k, v] of form.entries()) if (v !== "") filter[k] = k === "mine" ? "true" : v;
     if (filter.mine && !apiKey()) {
-      toast("Enter a seller key to see your own offers", true);
+      toast(t("f.needkey"), true);
       delete filter.mine;
       $("f-mine").checked = false;
     }
     state.offers.filter = filter;
     state.offers.page = 1;
+    showSiteChip();
+    writeMarketParams();
     loadOffers();
   });
   for (const th of $("offers-table").querySelectorAll("th[data-sort]")) {
-    th.addEventListener("click", () => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "sort";
+    button.textContent = th.textContent;
+    button.setAttribute("aria-label", t("sort.by", { col: th.textContent }));
+    th.textContent = "";
+    th.appendChild(button);
+    button.addEventListener("click", () => {
       const o = state.offers;
       if (o.sort === th.dataset.sort) o.order = o.order === "asc" ? "desc" : "asc";
       else { o.sort = th.dataset.sort; o.order = "asc"; }
       o.page = 1;
+      writeMarketParams();
       loadOffers();
     });
   }
@@ -271,31 +463,37 @@ function bindMarket() {
 
 async function loadUtilization() {
   const data = await getJson(`${WEB}/utilization`, { hours: $("util-hours").value }, { auth: false });
-  drawLineChart($("util-chart"), data.series.map((s) => ({ name: s.hub, points: s.points })), {
-    yMin: 0, yMax: 1, percent: true, yLabel: "utilization", empty: "No capacity listed yet",
-  });
+  state.last.util = data;
+  drawUtilization();
+}
+
+function drawUtilization() {
+  const data = state.last.util;
+  if (!data) return;
+  const series = data.series.map((s, i) => ({ name: hubName(s.hub, s.hub), colour: hubColour(s.hub, i), points: s.points }));
+  drawLineChart($("util-chart"), series, { yMin: 0, yMax: 1, percent: true, empty: t("util.none") });
   const legend = $("util-legend");
   legend.innerHTML = "";
-  const palette = ["#1f5fa8", "#b4232a", "#1a7f37", "#9a6700", "#8250df", "#0a7e8c", "#d4591f",
-    "#57606a", "#bf3989", "#4d7c0f", "#6e40c9", "#a0522d"];
-  data.series.forEach((s, i) => {
+  series.forEach((s) => {
     const span = document.createElement("span");
-    span.innerHTML = `<span class="sw" style="background:${palette[i % palette.length]}"></span>`;
-    span.append(s.hub);
+    const sw = document.createElement("span");
+    sw.className = "sw";
+    sw.style.background = s.colour;
+    span.append(sw, s.name);
     legend.appendChild(span);
   });
   const tbody = $("hubs-table").querySelector("tbody");
   tbody.innerHTML = "";
   for (const h of data.now) {
     const tr = document.createElement("tr");
-    cell(tr, h.hub);
-    cell(tr, h.sites, "num");
-    cell(tr, h.gpus_listed, "num");
-    cell(tr, h.gpus_leased, "num");
+    cell(tr, hubName(h.hub, h.hub));
+    cell(tr, fmtInt(h.sites), "num");
+    cell(tr, fmtInt(h.gpus_listed), "num");
+    cell(tr, fmtInt(h.gpus_leased), "num");
     cell(tr, `${fmt(100 * h.utilization, 1)}%`, "num");
     tbody.appendChild(tr);
   }
-  if (!data.now.length) emptyRow(tbody, 5, "No capacity listed yet");
+  if (!data.now.length) emptyRow(tbody, 5, t("util.none"));
 }
 
 // ---------- account views ----------
@@ -305,7 +503,7 @@ async function loadWho() {
   $("key-clear").hidden = !key;
   if (!key) {
     state.who = null;
-    $("key-who").textContent = "public view";
+    $("key-who").textContent = t("key.public");
     return;
   }
   try {
@@ -313,7 +511,7 @@ async function loadWho() {
     $("key-who").textContent = `${state.who.role} · ${state.who.tenant}`;
   } catch (err) {
     state.who = null;
-    $("key-who").textContent = "key not accepted";
+    $("key-who").textContent = t("key.bad");
     toast(explain(err), true);
   }
 }
@@ -327,18 +525,18 @@ async function loadMyOffers() {
     const tr = document.createElement("tr");
     tr.dataset.offer = r.id;
     const leased = r.count - r.available;
-    cell(tr, r.id);
-    cell(tr, r.site_name || r.site);
+    cell(tr, link(`#/offer/${r.id}`, `#${r.id}`, t("offer.open", { id: r.id })));
+    cell(tr, siteName(r.site, r.site_name));
     cell(tr, r.gpu);
-    cell(tr, r.count, "num");
-    cell(tr, leased, "num");
+    cell(tr, fmtInt(r.count), "num");
+    cell(tr, fmtInt(leased), "num");
     cell(tr, `${fmt(r.count ? (100 * leased) / r.count : 0, 1)}%`, "num");
-    cell(tr, fmt(r.price_cny_per_gpu_hour), "num");
-    cell(tr, fmt(leased * r.price_cny_per_gpu_hour), "num");
+    cell(tr, fmtMoney(r.price_cny_per_gpu_hour), "num");
+    cell(tr, fmtMoney(leased * r.price_cny_per_gpu_hour), "num");
     tbody.appendChild(tr);
   }
-  if (!data.items.length) emptyRow(tbody, 8, "No open offers listed by this key");
-  $("mine-offers-count").textContent = `${data.total} open`;
+  if (!data.items.length) emptyRow(tbody, 8, t("mine.nooffers"));
+  $("mine-offers-count").textContent = t("mine.open", { n: fmtInt(data.total) });
   pager($("mine-offers-pager"), { page: data.page, pageSize: data.page_size, total: data.total }, (p) => {
     o.page = p;
     loadMyOffers();
@@ -370,23 +568,35 @@ async function loadRequests() {
   for (const q of data.items) {
     const tr = document.createElement("tr");
     tr.dataset.request = q.id;
-    const a = document.createElement("a");
-    a.href = `#/request/${encodeURIComponent(q.id)}`;
-    a.textContent = q.id;
-    cell(tr, a);
+    cell(tr, link(`#/request/${encodeURIComponent(q.id)}`, q.id));
     cell(tr, q.name || "–");
     cell(tr, q.kind);
     cell(tr, q.model || "–");
     cell(tr, q.status);
-    cell(tr, fmtTime(q.created_at));
+    cell(tr, fmtTime(q.created_at), "time");
     tbody.appendChild(tr);
   }
-  if (!data.items.length) emptyRow(tbody, 6, "No requests visible to this key");
-  $("requests-count").textContent = `${data.total} visible to this key`;
+  if (!data.items.length) emptyRow(tbody, 6, t("mine.norequests"));
+  $("requests-count").textContent = t("mine.visible", { n: fmtInt(data.total) });
   pager($("requests-pager"), { page: data.page, pageSize: data.page_size, total: data.total }, (p) => {
     r.page = p;
     loadRequests();
   });
+}
+
+function keyValues(node, pairs) {
+  const dl = document.createElement("dl");
+  dl.className = "kv";
+  for (const [k, v] of pairs) {
+    if (v === null || v === undefined || v === "") continue;
+    const dt = document.createElement("dt");
+    dt.textContent = k;
+    const dd = document.createElement("dd");
+    if (v instanceof Node) dd.appendChild(v);
+    else dd.textContent = v;
+    dl.append(dt, dd);
+  }
+  node.appendChild(dl);
 }
 
 async function loadRequest(id) {
@@ -397,10 +607,10 @@ async function loadRequest(id) {
   body.innerHTML = "";
   regionsBody.innerHTML = "";
   assignBody.innerHTML = "";
-  $("req-title").textContent = `Request ${id}`;
+  $("req-title").textContent = t("req.title", { id });
   body.className = "";
   if (!apiKey()) {
-    body.textContent = "Enter an API key above to see this request.";
+    body.textContent = t("req.needkey");
     grid.hidden = true;
     return;
   }
@@ -415,33 +625,21 @@ async function loadRequest(id) {
   }
   body.className = "";
   grid.hidden = false;
-  const dl = document.createElement("dl");
-  dl.className = "kv";
-  const add = (k, v) => {
-    const dt = document.createElement("dt");
-    dt.textContent = k;
-    const dd = document.createElement("dd");
-    dd.textContent = v;
-    dl.append(dt, dd);
-  };
-  add("Kind", q.kind);
-  add("Status", q.status);
-  if (q.model) add("Model", q.model);
-  if (q.rate_per_s) add("Rate", `${fmt(q.rate_per_s, 1)} req/s`);
-  if (q.ttft_target_ms) add("TTFT target", `${fmt(q.ttft_target_ms, 0)} ms (p${q.percentile || 95})`);
-  if (q.tpot_target_ms) add("TPOT target", `${fmt(q.tpot_target_ms, 0)} ms`);
-  add("Cost", q.cost_cny_per_hour != null ? `${fmt(q.cost_cny_per_hour)} CNY/h` : "not placed yet");
-  add("Created", `${fmtTime(q.created_at)} UTC`);
-  if (q.server_ttft_ms != null) add("Server TTFT", `${fmt(q.server_ttft_ms, 0)} ms (sizing, before network)`);
-  if (q.placement_source === "quote") add("Placement", "quoted preview (not committed yet)");
-  if (q.unplaced_reason) add("Not placed", q.unplaced_reason);
-  if (q.explanation && q.explanation.reason) {
-    add("Why", `${q.explanation.reason} (${q.explanation.considered} options considered)`);
-  }
-  body.appendChild(dl);
+  const why = q.explanation && q.explanation.reason ? `${q.explanation.reason} (${q.explanation.considered} options considered)` : "";
+  keyValues(body, [
+    ["Kind", q.kind], ["Status", q.status], ["Model", q.model],
+    ["Rate", q.rate_per_s ? `${fmt(q.rate_per_s, 1)} req/s` : ""],
+    ["TTFT target", q.ttft_target_ms ? `${fmt(q.ttft_target_ms, 0)} ms (p${q.percentile || 95})` : ""],
+    ["TPOT target", q.tpot_target_ms ? `${fmt(q.tpot_target_ms, 0)} ms` : ""],
+    ["Cost", q.cost_cny_per_hour != null ? `${fmtMoney(q.cost_cny_per_hour)}/h` : "not placed yet"],
+    [t("col.created"), fmtTime(q.created_at)],
+    ["Server TTFT", q.server_ttft_ms != null ? `${fmt(q.server_ttft_ms, 0)} ms (sizing, before network)` : ""],
+    ["Placement", q.placement_source === "quote" ? "quoted preview (not committed yet)" : ""],
+    ["Not placed", q.unplaced_reason], ["Why", why],
+  ]);
   for (const r of q.regions) {
     const tr = document.createElement("tr");
-    cell(tr, r.name);
+    cell(tr, cityName(r.id, r.name));
     cell(tr, fmt(r.weight, 2), "num");
     cell(tr, fmt(r.rtt_ms, 1), "num");
     cell(tr, fmt(r.rtt_budget_ms, 0), "num");
@@ -449,23 +647,81 @@ async function loadRequest(id) {
     cell(tr, fmt(r.ttft_target_ms, 0), "num");
     const badge = document.createElement("span");
     badge.className = `badge ${r.met === true ? "ok" : r.met === false ? "bad" : ""}`;
-    badge.textContent = r.met === true ? "met" : r.met === false ? "missed" : "–";
+    badge.textContent = r.met === true ? t("met") : r.met === false ? t("missed") : "–";
     cell(tr, badge);
     regionsBody.appendChild(tr);
   }
-  if (!q.regions.length) emptyRow(regionsBody, 7, "No regions (not a serving request)");
+  if (!q.regions.length) emptyRow(regionsBody, 7, t("req.noregions"));
   for (const a of q.assignments) {
     const tr = document.createElement("tr");
-    cell(tr, a.offer_id);
-    cell(tr, a.site_name || a.site);
+    cell(tr, link(`#/offer/${a.offer_id}`, `#${a.offer_id}`, t("offer.open", { id: a.offer_id })));
+    cell(tr, siteName(a.site, a.site_name));
     cell(tr, a.gpu);
-    cell(tr, a.gpus, "num");
-    cell(tr, fmt(a.cost_cny_per_hour), "num");
+    cell(tr, fmtInt(a.gpus), "num");
+    cell(tr, fmtMoney(a.cost_cny_per_hour), "num");
     assignBody.appendChild(tr);
   }
-  if (!q.assignments.length) emptyRow(assignBody, 5, "Not placed yet");
-  const placed = q.assignments.map((a) => ({ name: a.site_name || a.site, lat: a.lat, lon: a.lon, gpus: a.gpus }));
+  if (!q.assignments.length) emptyRow(assignBody, 5, t("req.notplaced"));
+  const placed = q.assignments.map((a) => ({ id: a.site, name: a.site_name || a.site, lat: a.lat, lon: a.lon, gpus: a.gpus }));
+  state.last.placement = [q.regions, placed];
   drawPlacementMap($("req-map"), q.regions, placed);
+}
+
+async function loadOffer(id) {
+  const body = $("offer-body");
+  const tbody = $("offer-fills").querySelector("tbody");
+  body.innerHTML = "";
+  tbody.innerHTML = "";
+  $("offer-title").textContent = t("offer.title", { id });
+  let o;
+  try {
+    o = await getJson(`${WEB}/offers/${encodeURIComponent(id)}`, {}, { auth: false });
+  } catch (err) {
+    body.textContent = explain(err);
+    body.className = "denied";
+    return;
+  }
+  body.className = "";
+  const siteLink = link(`#/market?site=${encodeURIComponent(o.site)}`, siteName(o.site, o.site_name));
+  const verified = document.createElement("span");
+  verified.className = `badge ${o.verified ? "ok" : ""}`;
+  verified.textContent = o.verified ? `✓ ${fmtTime(o.verified_at)}` : t("offer.unverified");
+  keyValues(body, [
+    [t("offer.site"), siteLink],
+    [t("offer.hub"), hubName(o.hub, o.hub)],
+    [t("offer.province"), o.province],
+    ["GPU", `${o.gpu} · ${fmtInt(o.gpus_per_node)}/node`],
+    [t("offer.gpus"), `${fmtInt(o.available)} / ${fmtInt(o.count)}`],
+    [t("offer.fabric"), o.fabric],
+    [t("offer.verification"), verified],
+    [t("offer.price"), `${fmtMoney(o.price_cny_per_gpu_hour)}/GPU-h · ${pricingLabel(o.interruptible ? "interruptible" : "on-demand")}`],
+    [t("offer.power"), o.power_cny_per_kwh != null ? `${fmtMoney(o.power_cny_per_kwh)}/kWh (PUE ${fmt(o.pue, 2)})` : ""],
+    [t("offer.status"), o.status],
+    [t("offer.since"), fmtTime(o.created_at)],
+  ]);
+  state.last.offer = o;
+  drawOfferChart();
+  for (const f of o.fills) {
+    const tr = document.createElement("tr");
+    tr.dataset.fill = f.id;
+    cell(tr, f.id);
+    cell(tr, fmtTime(f.time), "time");
+    cell(tr, fmtInt(f.gpus), "num");
+    cell(tr, fmt(f.hours, 1), "num");
+    cell(tr, fmtMoney(f.price_cny_per_gpu_hour), "num");
+    cell(tr, pricingLabel(f.pricing));
+    tbody.appendChild(tr);
+  }
+  if (!o.fills.length) emptyRow(tbody, 6, t("offer.nofills"));
+}
+
+function drawOfferChart() {
+  const o = state.last.offer;
+  if (!o) return;
+  const points = [...o.fills].reverse().map((f) => ({
+    t: f.time, v: f.price_cny_per_gpu_hour, gpu_hours: f.gpus * (f.hours || 0), fills: 1, stale: false,
+  }));
+  drawPriceChart($("offer-chart"), points, null, { empty: t("offer.nofills") });
 }
 
 function bindKey() {
@@ -486,24 +742,32 @@ function bindKey() {
 // ---------- routing and live updates ----------
 
 function route() {
-  const hash = window.location.hash || "#/market";
-  const parts = hash.slice(2).split("/");
+  const { parts, params } = parseHash();
   const view = parts[0] || "market";
   state.view = view;
-  for (const v of ["market", "operator", "mine", "request"]) $(`view-${v}`).hidden = v !== view;
+  for (const v of ["market", "operator", "mine", "request", "offer"]) $(`view-${v}`).hidden = v !== view;
   for (const a of document.querySelectorAll("nav a")) {
-    a.classList.toggle("active", a.dataset.view === view || (view === "request" && a.dataset.view === "mine"));
+    const on = a.dataset.view === view || (view === "request" && a.dataset.view === "mine")
+      || (view === "offer" && a.dataset.view === "market");
+    a.classList.toggle("active", on);
+    if (on) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
   }
   const fail = (e) => toast(explain(e), true);
   if (view === "operator") loadUtilization().catch(fail);
   else if (view === "mine") loadRequests().catch(fail);
   else if (view === "request") loadRequest(decodeURIComponent(parts.slice(1).join("/"))).catch(fail);
-  else loadOffers().catch(fail);
+  else if (view === "offer") loadOffer(decodeURIComponent(parts.slice(1).join("/"))).catch(fail);
+  else {
+    readMarketParams(params);
+    loadOffers().catch(fail);
+    drawMap();
+    drawIndex();
+  }
 }
 
 const SLOW_MS = 10000;
 const lastRun = {};
-
 const pending = {};
 
 /** Run `load` now, or once at the end of the SLOW_MS window if it ran recently. */
@@ -527,37 +791,61 @@ function throttled(name, load) {
 async function poll() {
   const live = $("live");
   try {
-    const t = await getJson(`${WEB}/ticker`, {}, { auth: false });
-    const mark = `${t.latest_fill_id}/${t.auction_fills_total}`;
+    const tk = await getJson(`${WEB}/ticker`, {}, { auth: false });
+    const mark = `${tk.latest_fill_id}/${tk.auction_fills_total}`;
     const changed = state.latestFillId !== null && mark !== state.latestFillId;
     state.latestFillId = mark;
     live.className = `live on${changed ? " flash" : ""}`;
-    const total = t.fills_total + t.auction_fills_total;
-    $("live-text").textContent = `live · ${total.toLocaleString("en-US")} fills`;
+    const text = t("live.fills", { n: fmtInt(tk.fills_total + tk.auction_fills_total) });
+    if ($("live-text").textContent !== text) $("live-text").textContent = text;
     if (changed) {
       // cheap pages refresh on every new fill; aggregates at most every SLOW_MS
       const jobs = [];
       if (state.view === "market") {
-        jobs.push(loadFills(), loadAuctionFills(), loadMap(), loadOffers(), throttled("index", loadIndex));
+        jobs.push(loadFills(), loadAuctionFills(), loadMap(), loadOffers(), loadBook(), throttled("index", loadIndex));
       }
       if (state.view === "operator") jobs.push(throttled("utilization", loadUtilization));
       await Promise.all(jobs);
     }
   } catch (_) {
     live.className = "live off";
-    $("live-text").textContent = "offline, retrying";
+    $("live-text").textContent = t("live.off");
   }
+  tickClearing();
   setTimeout(poll, POLL_MS);
 }
 
+function redrawAll() {
+  drawMap();
+  drawIndex();
+  drawUtilization();
+  drawOfferChart();
+  if (state.last.placement) drawPlacementMap($("req-map"), ...state.last.placement);
+}
+
 async function main() {
+  applyI18n();
+  $("lang-switch").value = LANG;
+  $("lang-switch").addEventListener("change", () => setLang($("lang-switch").value));
   bindKey();
   bindMarket();
   $("util-hours").addEventListener("change", () => loadUtilization().catch((e) => toast(explain(e), true)));
   window.addEventListener("hashchange", route);
+  window.addEventListener("popstate", route);
+  let resizeTimer = null;
+  let lastWidth = window.innerWidth;
+  window.addEventListener("resize", () => {
+    if (window.innerWidth === lastWidth) return;
+    lastWidth = window.innerWidth;
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(redrawAll, 150);
+  });
+  await loadStyle(getJson);
+  setNames(style().names);
   await loadWho();
   await loadMeta();
-  await Promise.all([loadMap(), loadIndex(), loadFills(), loadAuctionFills()]);
+  readMarketParams(parseHash().params);
+  await Promise.all([loadMap(), loadIndex(), loadFills(), loadAuctionFills(), loadBook()]);
   route();
   poll();
   document.body.dataset.ready = "true";

@@ -1,179 +1,247 @@
-// Map of China drawn in SVG from latitude/longitude (equirectangular, longitude scaled by
-// cos 35°). The outline is a coarse hand-written polygon of well-known border and coast
-// points: enough to orient the eye, not a survey.
+// Map of China in SVG: Natural Earth outline (package data, served with the shared style),
+// a South China Sea inset, sites coloured by utilization class, nearby sites grouped into
+// one numbered circle when they would overlap at this size (select it to zoom in), and
+// labels placed where they cover no circle and no other label.
 
-import { attachTip, el, fmt, text, utilColour } from "./svg.js";
+import { cityName, fmt, hubName, siteName, t } from "./i18n.js";
+import { hubColour, projection, style, utilColour, utilLegend } from "./style.js";
+import { attachTip, el, fitViewBox, text, textWidth } from "./svg.js";
 
-const MAINLAND = [
-  [121.5, 53.3], [123.5, 53.5], [125.7, 52.9], [127.4, 50.4], [127.6, 49.8], [130.0, 48.9],
-  [130.7, 48.4], [132.5, 47.8], [133.5, 48.2], [134.7, 48.3], [134.3, 47.4], [133.9, 46.2],
-  [133.1, 45.1], [131.9, 45.3], [131.0, 44.8], [131.3, 43.4], [131.0, 42.9], [130.6, 42.5],
-  [129.5, 42.4], [128.9, 42.0], [128.0, 42.0], [127.0, 41.6], [126.0, 40.9], [124.4, 40.0],
-  [123.5, 39.7], [122.0, 39.1], [121.2, 38.8], [121.6, 39.5], [122.2, 40.4], [121.6, 40.9],
-  [120.9, 40.6], [119.6, 39.9], [118.9, 39.2], [117.7, 38.9], [117.8, 38.3], [118.9, 37.6],
-  [119.3, 37.1], [120.7, 37.8], [122.2, 37.5], [122.6, 37.2], [121.4, 36.7], [120.6, 36.3],
-  [120.1, 35.9], [119.4, 35.1], [119.2, 34.5], [120.3, 33.2], [120.9, 32.5], [121.9, 31.7],
-  [121.9, 30.9], [121.9, 30.0], [121.6, 29.2], [121.4, 28.3], [120.6, 27.6], [120.1, 26.8],
-  [119.6, 26.0], [119.1, 25.2], [118.2, 24.5], [117.2, 23.6], [116.5, 23.0], [115.4, 22.7],
-  [114.3, 22.3], [113.6, 22.2], [112.8, 21.8], [111.7, 21.6], [110.6, 21.2], [110.3, 20.3],
-  [109.9, 20.8], [109.7, 21.5], [108.6, 21.7], [108.0, 21.5], [106.7, 22.3], [106.7, 22.8],
-  [105.8, 23.0], [105.3, 23.3], [104.5, 22.8], [103.9, 22.5], [103.0, 22.6], [102.2, 22.4],
-  [101.6, 21.2], [101.2, 21.4], [100.1, 21.6], [99.3, 22.1], [99.5, 22.9], [98.9, 23.2],
-  [98.7, 24.1], [97.7, 23.9], [97.6, 24.8], [98.2, 25.4], [98.7, 25.9], [98.6, 27.3],
-  [97.6, 28.4], [96.0, 29.4], [94.6, 29.3], [93.0, 28.7], [92.0, 27.9], [90.5, 28.1],
-  [89.6, 28.2], [88.9, 27.3], [88.1, 27.9], [86.9, 28.1], [85.0, 28.6], [83.2, 29.6],
-  [82.1, 30.3], [81.2, 30.0], [79.4, 31.0], [78.7, 32.5], [79.4, 33.0], [78.3, 34.5],
-  [78.0, 35.5], [75.8, 36.7], [74.8, 37.2], [74.6, 38.5], [73.6, 39.4], [73.8, 39.9],
-  [74.8, 40.4], [76.8, 40.9], [78.4, 41.4], [80.2, 42.1], [80.8, 43.2], [80.4, 44.9],
-  [82.5, 45.5], [83.0, 47.2], [85.5, 47.1], [85.8, 48.4], [87.8, 49.2], [88.9, 48.1],
-  [90.3, 47.7], [91.0, 46.6], [91.0, 45.6], [93.5, 45.0], [95.4, 44.3], [96.4, 42.7],
-  [99.5, 42.6], [101.8, 42.5], [104.0, 41.8], [105.0, 41.6], [106.7, 42.3], [109.2, 42.5],
-  [110.4, 42.8], [111.8, 43.7], [113.0, 44.8], [114.5, 45.4], [116.7, 46.3], [118.8, 46.8],
-  [119.7, 46.7], [119.9, 47.3], [118.5, 47.9], [117.3, 47.7], [115.6, 47.9], [116.7, 49.8],
-  [117.9, 49.5], [119.3, 50.1], [119.7, 51.0], [120.8, 52.2], [120.0, 52.8],
-];
-const HAINAN = [
-  [108.6, 19.2], [109.2, 18.4], [110.1, 18.3], [110.6, 18.8], [111.0, 19.7], [110.6, 20.1],
-  [109.9, 20.0], [109.2, 19.9],
-];
-const TAIWAN = [
-  [120.1, 23.0], [120.7, 22.0], [121.0, 22.6], [121.6, 24.0], [121.9, 25.0], [121.5, 25.3],
-  [121.0, 25.0], [120.2, 23.8],
-];
+const ASPECT = 0.7;
 
-const BOUNDS = { lonMin: 72.5, lonMax: 135.5, latMin: 17.5, latMax: 54.5 };
-const COS = Math.cos((35 * Math.PI) / 180);
-
-/** A projection fitting the bounds into a width x height box with a margin. */
-export function projection(width, height, margin = 10) {
-  const w = (BOUNDS.lonMax - BOUNDS.lonMin) * COS;
-  const h = BOUNDS.latMax - BOUNDS.latMin;
-  const k = Math.min((width - 2 * margin) / w, (height - 2 * margin) / h);
-  const ox = (width - w * k) / 2;
-  const oy = (height - h * k) / 2;
-  return ([lon, lat]) => [
-    ox + (lon - BOUNDS.lonMin) * COS * k,
-    oy + (BOUNDS.latMax - lat) * k,
-  ];
-}
-
-function pathOf(points, project, close = true) {
-  const d = points.map((p, i) => {
+function pathOf(rings, project, close = true) {
+  return rings.map((ring) => ring.map((p, i) => {
     const [x, y] = project(p);
     return `${i ? "L" : "M"}${x.toFixed(1)},${y.toFixed(1)}`;
-  });
-  return d.join("") + (close ? "Z" : "");
+  }).join("") + (close ? "Z" : "")).join("");
 }
 
-/** Draw the base: graticule and land. Returns the projection. */
-export function drawBase(svg) {
-  const [, , width, height] = svg.getAttribute("viewBox").split(" ").map(Number);
-  const project = projection(width, height);
-  const g = el("g", { class: "base" }, svg);
-  for (let lon = 80; lon <= 130; lon += 10) {
-    el("path", { class: "graticule", d: pathOf([[lon, 18], [lon, 54]], project, false) }, g);
+function drawLand(g, project, { china = true } = {}) {
+  const o = style().outline;
+  el("path", { class: "other-land", d: pathOf(o.neighbours, project) }, g);
+  if (china) {
+    el("path", { class: "land", d: pathOf(o.china, project) }, g);
+    el("path", { class: "island", d: pathOf(o.islands, project) }, g);
   }
-  for (let lat = 20; lat <= 50; lat += 10) {
-    el("path", { class: "graticule", d: pathOf([[73, lat], [135, lat]], project, false) }, g);
-  }
-  for (const poly of [MAINLAND, HAINAN, TAIWAN]) {
-    el("path", { class: "land", d: pathOf(poly, project) }, g);
-  }
-  return project;
 }
 
-function radiusFor(gpus, maxGpus) {
+/** Draw sea, graticule, land and (at full extent) the South China Sea inset. */
+export function drawBase(svg, bounds = null) {
+  const [W, H] = fitViewBox(svg, ASPECT);
+  const full = !bounds;
+  const b = bounds || style().projection.bounds;
+  const project = projection(W, H, b);
+  const clipId = `${svg.id}-clip`;
+  const defs = el("defs", {}, svg);
+  const clip = el("clipPath", { id: clipId }, defs);
+  el("rect", { x: 0, y: 0, width: W, height: H }, clip);
+  const g = el("g", { class: "base", "clip-path": `url(#${clipId})`, "aria-hidden": "true" }, svg);
+  el("rect", { class: "sea", x: 0, y: 0, width: W, height: H }, g);
+  for (let lon = 70; lon <= 140; lon += 10) {
+    el("path", { class: "graticule", d: pathOf([[[lon, 0], [lon, 60]]], project, false) }, g);
+  }
+  for (let lat = 10; lat <= 60; lat += 10) {
+    el("path", { class: "graticule", d: pathOf([[[60, lat], [140, lat]]], project, false) }, g);
+  }
+  drawLand(g, project);
+  let inset = null;
+  if (full) {
+    const ib = style().projection.inset_bounds;
+    const iw = Math.max(72, Math.round(W * 0.16));
+    const ih = Math.round(iw * (ib.lat_max - ib.lat_min) / ((ib.lon_max - ib.lon_min) * style().projection.cos_ref));
+    const x0 = W - iw - 6;
+    const y0 = H - ih - 6;
+    inset = { x0, y0: y0 - 16, x1: x0 + iw, y1: y0 + ih };
+    const ig = el("g", { class: "inset", transform: `translate(${x0} ${y0})`, "aria-hidden": "true" }, svg);
+    const insetClip = el("clipPath", { id: `${clipId}-inset` }, defs);
+    el("rect", { x: 0, y: 0, width: iw, height: ih }, insetClip);
+    el("rect", { class: "inset-frame", x: 0, y: 0, width: iw, height: ih }, ig);
+    const inner = el("g", { "clip-path": `url(#${clipId}-inset)` }, ig);
+    drawLand(inner, projection(iw, ih, ib, 2));
+    el("rect", { x: 0, y: 0, width: iw, height: ih, fill: "none", class: "inset-frame", "fill-opacity": 0 }, ig);
+    // the title sits above the frame, right-aligned with it, so it is never cut
+    text(ig, iw, -4, t("map.inset"), { class: "inset-title", "text-anchor": "end" });
+  }
+  return { project, W, H, inset };
+}
+
+function radius(gpus, maxGpus, W) {
+  const rmax = Math.max(10, Math.min(20, W / 40));
   if (!maxGpus || !gpus) return 4;
-  return 4 + 18 * Math.sqrt(gpus / maxGpus);
+  return 4 + rmax * Math.sqrt(gpus / maxGpus);
+}
+
+/** Group sites whose circles would overlap at this size: biggest first, greedy. */
+export function clusterSites(sites, project, W, maxGpus) {
+  const clusters = [];
+  const ordered = [...sites].sort((a, b) => (b.gpus_listed || 0) - (a.gpus_listed || 0) || a.id.localeCompare(b.id));
+  for (const s of ordered) {
+    const [x, y] = project([s.lon, s.lat]);
+    const r = radius(s.gpus_listed, maxGpus, W);
+    const near = clusters.find((c) => Math.hypot(c.x - x, c.y - y) < (c.r + r) * 0.8);
+    if (near) {
+      near.members.push(s);
+      near.listed += s.gpus_listed || 0;
+      near.leased += s.gpus_leased || 0;
+      near.r = radius(near.listed, maxGpus, W) + 2;
+    } else {
+      clusters.push({ x, y, r, members: [s], listed: s.gpus_listed || 0, leased: s.gpus_leased || 0 });
+    }
+  }
+  return clusters;
+}
+
+function activate(node, action) {
+  node.addEventListener("click", action);
+  node.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" || ev.key === " ") {
+      ev.preventDefault();
+      action();
+    }
+  });
+}
+
+function boundsAround(members) {
+  const lats = members.map((s) => s.lat);
+  const lons = members.map((s) => s.lon);
+  const cLat = (Math.min(...lats) + Math.max(...lats)) / 2;
+  const cLon = (Math.min(...lons) + Math.max(...lons)) / 2;
+  const half = Math.max(1.2, (Math.max(...lats) - Math.min(...lats)) * 0.9, (Math.max(...lons) - Math.min(...lons)) * 0.6);
+  return { lat_min: cLat - half, lat_max: cLat + half, lon_min: cLon - half * 1.45, lon_max: cLon + half * 1.45 };
 }
 
 /**
- * Draw sites (circles sized by GPUs listed, coloured by utilization), demand cities and the
- * latency rings around the chosen city. `data` is the document from /web/api/map.
+ * Draw sites, demand cities and latency rings around the chosen city. `data` is the
+ * document of /web/api/map. `zoom` (bounds or null) narrows the view; `onZoom(bounds)` is
+ * called when a group of sites is selected, `onSiteClick(site)` for one site.
  */
-export function drawMarketMap(svg, data, { onSiteClick } = {}) {
+export function drawMarketMap(svg, data, { onSiteClick, zoom = null, onZoom } = {}) {
   while (svg.firstChild) svg.removeChild(svg.firstChild);
-  const project = drawBase(svg);
-  const rings = el("g", { class: "rings" }, svg);
+  const { project, W, H, inset } = drawBase(svg, zoom);
+  const obstacles = inset ? [inset] : [];
+  const rings = el("g", { class: "rings", "aria-hidden": "true" }, svg);
+  const labels = [];
   for (const ring of data.rings || []) {
-    el("path", { class: "ring", d: pathOf(ring.points, project) }, rings);
-    const top = ring.points.reduce((a, b) => (b[1] > a[1] ? b : a));
-    const [x, y] = project(top);
-    text(rings, x + 3, y + 11, `${ring.rtt_ms} ms`, { class: "ring-label" });
+    el("path", { class: "ring", d: pathOf([ring.points], project) }, rings);
   }
   const cities = el("g", { class: "cities" }, svg);
+  const circles = [];
   for (const c of data.cities || []) {
     const [x, y] = project([c.lon, c.lat]);
     const chosen = data.city && c.id === data.city.id;
-    const dot = el("circle", { cx: x, cy: y, r: chosen ? 4 : 2.2, class: `city${chosen ? " chosen" : ""}` }, cities);
-    attachTip(dot, `${c.name} (demand city)`);
-    if (chosen) text(cities, x + 6, y - 6, c.name, { class: "city-label" });
+    const dot = el("circle", { cx: x, cy: y, r: chosen ? 4 : 2.5, class: `city${chosen ? " chosen" : ""}` }, cities);
+    attachTip(dot, t("map.city", { name: cityName(c.id, c.name) }));
+    circles.push({ x, y, r: chosen ? 4 : 2.5 });
+    labels.push({ x, y, r: chosen ? 4 : 2.5, name: cityName(c.id, c.name), cls: "city-label", priority: chosen ? 2 : 0 });
   }
-  const maxGpus = Math.max(1, ...(data.sites || []).map((s) => s.gpus_listed || 0));
-  const sites = el("g", { class: "sites" }, svg);
-  const ordered = [...(data.sites || [])].sort((a, b) => (b.gpus_listed || 0) - (a.gpus_listed || 0));
-  for (const s of ordered) {
+  const sites = (data.sites || []).filter((s) => {
     const [x, y] = project([s.lon, s.lat]);
-    const r = radiusFor(s.gpus_listed, maxGpus);
-    const dot = el("circle", {
-      cx: x, cy: y, r, class: "site", fill: utilColour(s.utilization), "data-site": s.id,
-    }, sites);
-    attachTip(dot, [
-      `${s.name} · ${s.region}`,
-      `GPUs listed ${s.gpus_listed}, leased ${s.gpus_leased}`,
-      `utilization ${fmt(100 * (s.utilization || 0), 0)}%`,
-      data.city ? `RTT to ${data.city.name}: ${fmt(s.rtt_ms, 1)} ms` : "",
-    ].filter(Boolean).join("\n"));
-    if (onSiteClick) dot.addEventListener("click", () => onSiteClick(s));
+    return x >= -20 && x <= W + 20 && y >= -20 && y <= H + 20;
+  });
+  const maxGpus = Math.max(1, ...(data.sites || []).map((s) => s.gpus_listed || 0));
+  const groups = clusterSites(sites, project, W, maxGpus);
+  const g = el("g", { class: "sites" }, svg);
+  for (const c of groups) {
+    const util = c.listed ? c.leased / c.listed : 0;
+    circles.push(c);
+    if (c.members.length === 1) {
+      const s = c.members[0];
+      const name = siteName(s.id, s.name);
+      const tip = [
+        t("map.site.tip", {
+          name, hub: hubName(s.region, s.region), listed: fmt(s.gpus_listed, 0), leased: fmt(s.gpus_leased, 0),
+          util: `${fmt(100 * (s.utilization || 0), 1)}%`,
+        }),
+        data.city ? t("map.rtt", { city: cityName(data.city.id, data.city.name), ms: fmt(s.rtt_ms, 1) }) : "",
+      ].filter(Boolean).join("\n");
+      const dot = el("circle", {
+        cx: c.x, cy: c.y, r: c.r, class: "site", fill: utilColour(s.utilization), "data-site": s.id,
+        tabindex: 0, role: "button", "aria-label": tip.replace(/\n/g, "; "),
+      }, g);
+      attachTip(dot, tip);
+      if (onSiteClick) activate(dot, () => onSiteClick(s));
+      labels.push({ x: c.x, y: c.y, r: c.r, name, cls: "site-label", priority: 3 });
+    } else {
+      const names = c.members.map((s) => siteName(s.id, s.name));
+      const label = t("map.cluster", { n: c.members.length, names: names.join("、") });
+      const dot = el("circle", {
+        cx: c.x, cy: c.y, r: c.r, class: "site cluster", fill: utilColour(util),
+        "data-cluster": c.members.map((s) => s.id).join(" "), tabindex: 0, role: "button",
+        "aria-label": `${label}; ${fmt(100 * util, 1)}%`,
+      }, g);
+      attachTip(dot, `${label}\n${fmt(c.leased, 0)} / ${fmt(c.listed, 0)} GPUs · ${fmt(100 * util, 1)}%`);
+      text(g, c.x, c.y + 4, String(c.members.length), { class: "cluster-count", "text-anchor": "middle", "aria-hidden": "true" });
+      if (onZoom) activate(dot, () => onZoom(boundsAround(c.members)));
+      labels.push({ x: c.x, y: c.y, r: c.r, name: `${names[0]} +${names.length - 1}`, cls: "site-label", priority: 3 });
+    }
   }
-  placeLabels(svg, (data.sites || []).map((s) => ({
-    x: project([s.lon, s.lat])[0],
-    y: project([s.lon, s.lat])[1],
-    r: radiusFor(s.gpus_listed, maxGpus),
-    name: s.role === "metro" ? "" : s.name.split(" (")[0], // metro sites sit on their cities
-  })));
+  for (const ring of data.rings || []) {
+    const top = ring.points.reduce((a, b) => (b[1] > a[1] ? b : a));
+    const [x, y] = project(top);
+    labels.push({ x, y: y + 2, r: 0, name: `${ring.rtt_ms} ms`, cls: "ring-label", priority: 1, below: true });
+  }
+  placeLabels(svg, labels, circles, obstacles, W, H);
 }
 
 /**
- * Greedy label placement: each label goes right, left, above or below its circle, the
- * first place that covers no circle and no label already placed.
+ * Greedy label placement, most important first: each label takes the first of eight spots
+ * around its point that stays inside the map and covers no circle, no obstacle and no label
+ * already placed; a label with no free spot is left out (its circle keeps its name for
+ * screen readers and in the tooltip).
  */
-function placeLabels(svg, items) {
-  const g = el("g", { class: "labels" }, svg);
-  const boxes = [];
-  const hitsCircle = (b) => items.some((c) => {
+export function placeLabels(svg, items, circles, obstacles, W, H) {
+  const g = el("g", { class: "labels", "aria-hidden": "true" }, svg);
+  const boxes = [...obstacles];
+  const hitsCircle = (b, own) => circles.some((c) => {
+    if (own && c.x === own.x && c.y === own.y) return false;
     const nx = Math.max(b.x0, Math.min(c.x, b.x1));
     const ny = Math.max(b.y0, Math.min(c.y, b.y1));
-    return (nx - c.x) ** 2 + (ny - c.y) ** 2 < c.r * c.r;
+    return (nx - c.x) ** 2 + (ny - c.y) ** 2 < (c.r + 1) ** 2;
   });
   const hitsBox = (b) => boxes.some((o) => b.x0 < o.x1 && b.x1 > o.x0 && b.y0 < o.y1 && b.y1 > o.y0);
-  const order = items.map((it, i) => i).sort((a, b) => items[b].r - items[a].r);
+  const inside = (b) => b.x0 >= 2 && b.x1 <= W - 2 && b.y0 >= 2 && b.y1 <= H - 2;
+  const order = items.map((_, i) => i).sort((a, b) => items[b].priority - items[a].priority || items[b].r - items[a].r);
   for (const i of order) {
-    const { x, y, r, name } = items[i];
+    const { x, y, r, name, cls } = items[i];
     if (!name) continue;
-    const w = 5.6 * name.length;
+    const size = cls === "site-label" ? 12 : 11;
+    const w = textWidth(name, size);
+    const h = size + 2;
+    const d = r + 3;
     const spots = [
-      { tx: x + r + 2, ty: y + 3, anchor: "start", b: { x0: x + r + 2, x1: x + r + 2 + w, y0: y - 5, y1: y + 5 } },
-      { tx: x - r - 2, ty: y + 3, anchor: "end", b: { x0: x - r - 2 - w, x1: x - r - 2, y0: y - 5, y1: y + 5 } },
-      { tx: x, ty: y - r - 3, anchor: "middle", b: { x0: x - w / 2, x1: x + w / 2, y0: y - r - 12, y1: y - r - 2 } },
-      { tx: x, ty: y + r + 10, anchor: "middle", b: { x0: x - w / 2, x1: x + w / 2, y0: y + r + 1, y1: y + r + 11 } },
-    ];
-    const spot = spots.find((p) => !hitsCircle(p.b) && !hitsBox(p.b)) || spots[0];
+      [x + d, y + size / 2 - 1, "start"], [x - d, y + size / 2 - 1, "end"],
+      [x, y - d - 2, "middle"], [x, y + d + size, "middle"],
+      [x + d * 0.75, y - d * 0.75, "start"], [x - d * 0.75, y - d * 0.75, "end"],
+      [x + d * 0.75, y + d * 0.75 + size - 2, "start"], [x - d * 0.75, y + d * 0.75 + size - 2, "end"],
+    ].map(([tx, ty, anchor]) => {
+      const x0 = anchor === "start" ? tx : anchor === "end" ? tx - w : tx - w / 2;
+      return { tx, ty, anchor, b: { x0, x1: x0 + w, y0: ty - size + 1, y1: ty - size + 1 + h } };
+    });
+    const spot = spots.find((p) => inside(p.b) && !hitsBox(p.b) && !hitsCircle(p.b, items[i]));
+    if (!spot) continue;
     boxes.push(spot.b);
-    text(g, spot.tx, spot.ty, name, { class: "site-label", "text-anchor": spot.anchor });
+    text(g, spot.tx, spot.ty, name, { class: cls, "text-anchor": spot.anchor });
   }
 }
 
-/** Legend for utilization colours and circle sizes. */
+/** Legend: the utilization classes, what circles and rings mean, and the outline's source. */
 export function drawLegend(node) {
   node.innerHTML = "";
-  for (const u of [0, 0.25, 0.5, 0.75, 1]) {
+  const head = document.createElement("span");
+  head.textContent = `${t("map.legend.util")}:`;
+  node.appendChild(head);
+  for (const [label, colour] of utilLegend()) {
     const span = document.createElement("span");
-    span.innerHTML = `<span class="sw" style="background:${utilColour(u)}"></span>${u * 100}%`;
+    span.className = "util-class";
+    const sw = document.createElement("span");
+    sw.className = "sw";
+    sw.style.background = colour;
+    span.append(sw, label);
     node.appendChild(span);
   }
   const note = document.createElement("span");
-  note.textContent = "circle area ∝ GPUs listed; dashed rings: round-trip time to the chosen city";
+  note.className = "note";
+  note.textContent = `${t("map.legend.note")}. ${t("map.source")}.`;
   node.appendChild(note);
 }
 
@@ -183,8 +251,10 @@ export function drawLegend(node) {
  */
 export function drawPlacementMap(svg, regions, sites) {
   while (svg.firstChild) svg.removeChild(svg.firstChild);
-  const project = drawBase(svg);
+  const { project, W, H, inset } = drawBase(svg);
   const g = el("g", {}, svg);
+  const labels = [];
+  const circles = [];
   for (const r of regions) {
     for (const s of sites) {
       const [x1, y1] = project([r.lon, r.lat]);
@@ -195,12 +265,15 @@ export function drawPlacementMap(svg, regions, sites) {
   for (const r of regions) {
     const [x, y] = project([r.lon, r.lat]);
     el("circle", { cx: x, cy: y, r: 4, class: "city chosen" }, g);
-    text(g, x + 6, y - 5, r.name, { class: "city-label" });
+    circles.push({ x, y, r: 4 });
+    labels.push({ x, y, r: 4, name: cityName(r.id || r.region, r.name), cls: "city-label", priority: 1 });
   }
   for (const s of sites) {
     const [x, y] = project([s.lon, s.lat]);
-    const dot = el("circle", { cx: x, cy: y, r: 7, class: "site", fill: "#b4232a" }, g);
-    attachTip(dot, `${s.name}: ${s.gpus} GPUs`);
-    text(g, x + 9, y + 4, s.name, { class: "site-label" });
+    const dot = el("circle", { cx: x, cy: y, r: 7, class: "site", fill: hubColour("", 1) }, g);
+    attachTip(dot, `${siteName(s.id, s.name)}: ${s.gpus} GPUs`);
+    circles.push({ x, y, r: 7 });
+    labels.push({ x, y, r: 7, name: siteName(s.id, s.name), cls: "site-label", priority: 2 });
   }
+  placeLabels(svg, labels, circles, inset ? [inset] : [], W, H);
 }

@@ -22,57 +22,40 @@ export function clear(svg) {
   while (svg.firstChild) svg.removeChild(svg.firstChild);
 }
 
-/** Tooltip that follows the pointer; `content` is plain text (newlines kept). */
+/**
+ * Size an SVG's viewBox to its rendered width, so one SVG unit is one CSS pixel and text
+ * drawn at 11 units is 11 px on a phone as on a laptop. Returns [width, height].
+ */
+export function fitViewBox(svg, aspect, minHeight = 0) {
+  const width = Math.max(240, Math.round(svg.parentNode.clientWidth || svg.clientWidth || 640));
+  const height = Math.max(minHeight, Math.round(width * aspect));
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  return [width, height];
+}
+
+/** Tooltip that follows the pointer (or the focus); `content` is plain text (newlines kept). */
 export function attachTip(node, content) {
   const tip = document.getElementById("tip");
-  node.addEventListener("mousemove", (ev) => {
+  const show = (x, y) => {
     tip.textContent = typeof content === "function" ? content() : content;
     tip.hidden = false;
-    tip.style.left = `${ev.clientX + 14}px`;
-    tip.style.top = `${ev.clientY + 10}px`;
+    const w = tip.offsetWidth;
+    tip.style.left = `${Math.max(4, Math.min(x + 14, window.innerWidth - w - 4))}px`;
+    tip.style.top = `${y + 10}px`;
+  };
+  node.addEventListener("mousemove", (ev) => show(ev.clientX, ev.clientY));
+  node.addEventListener("focus", () => {
+    const r = node.getBoundingClientRect();
+    show(r.right, r.bottom);
   });
-  node.addEventListener("mouseleave", () => {
-    tip.hidden = true;
-  });
+  const hide = () => { tip.hidden = true; };
+  node.addEventListener("mouseleave", hide);
+  node.addEventListener("blur", hide);
 }
 
-/** Utilization 0..1 to a colour: idle blue-grey through amber to busy red. */
-export function utilColour(u) {
-  const stops = [
-    [0.0, [120, 144, 176]],
-    [0.35, [86, 166, 120]],
-    [0.65, [232, 176, 48]],
-    [1.0, [196, 40, 40]],
-  ];
-  const x = Math.max(0, Math.min(1, Number.isFinite(u) ? u : 0));
-  for (let i = 1; i < stops.length; i++) {
-    const [x1, c1] = stops[i];
-    const [x0, c0] = stops[i - 1];
-    if (x <= x1) {
-      const t = (x - x0) / (x1 - x0);
-      const c = c0.map((v, j) => Math.round(v + t * (c1[j] - v)));
-      return `rgb(${c[0]},${c[1]},${c[2]})`;
-    }
-  }
-  return "rgb(196,40,40)";
-}
-
-export const PALETTE = [
-  "#1f5fa8", "#b4232a", "#1a7f37", "#9a6700", "#8250df", "#0a7e8c",
-  "#d4591f", "#57606a", "#bf3989", "#4d7c0f", "#6e40c9", "#a0522d",
-];
-
-export function fmt(n, digits = 2) {
-  if (n === null || n === undefined || !Number.isFinite(Number(n))) return "–";
-  return Number(n).toLocaleString("en-US", {
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  });
-}
-
-export function fmtTime(iso) {
-  if (!iso) return "–";
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return String(iso);
-  return d.toISOString().replace("T", " ").slice(0, 16);
+/** Text width estimate in px for `s` at `size` px (CJK glyphs are about one em wide). */
+export function textWidth(s, size = 11) {
+  let w = 0;
+  for (const ch of String(s)) w += /[\u2e80-\u9fff\uff00-\uffef]/.test(ch) ? size : size * 0.58;
+  return w;
 }

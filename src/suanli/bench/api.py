@@ -3,7 +3,7 @@
 For each backend (an SQLite file in a temporary folder; PostgreSQL when a URL is given, in
 a throw-away schema) it starts ``suanli serve`` in a child process, then drives it from a
 separate load-generator process (``wrk`` with ``wrk_script.lua`` when it is installed, else
-the stdlib client :mod:`suanli.api.loadgen`; closed loop, keep-alive connections; the
+the stdlib client :mod:`suanli.bench.loadgen`; closed loop, keep-alive connections; the
 figures name the one used) through four phases: offer writes (``POST /offers``), order writes
 (``POST /orders``, 1 GPU each from one large offer, so every order contends for the same
 row), order writes spread over 64 offers, and order writes with a fresh
@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, func, select, text
 
-from suanli.api.server import ServerProcess
+from suanli.bench.server import ServerProcess
 from suanli.store import Database, create_key
 from suanli.store.db import resolve_database_url
 from suanli.store.models import Offer, Order
@@ -63,7 +63,7 @@ def _group_cpu_s(pgid: int) -> float | None:
 
 def load_generator() -> str:
     """``wrk`` when it is installed (and ``$SUANLI_BENCH_LOADGEN`` is not ``python``), else
-    the stdlib client of :mod:`suanli.api.loadgen`."""
+    the stdlib client of :mod:`suanli.bench.loadgen`."""
     if os.environ.get("SUANLI_BENCH_LOADGEN", "").lower() == "python":
         return "python"
     return "wrk" if shutil.which("wrk") else "python"
@@ -121,7 +121,7 @@ def _python_client(
     seconds: float, concurrency: int, idempotent: bool, cycle: bool,
 ) -> dict[str, Any]:  # fmt: skip
     command = [
-        sys.executable, "-m", "suanli.api.loadgen", "--url", server.url, "--path", path,
+        sys.executable, "-m", "suanli.bench.loadgen", "--url", server.url, "--path", path,
         "--key", key, "--body", json.dumps(body), "--seconds", str(seconds),
         "--warmup-s", "1", "--concurrency", str(concurrency),
     ]  # fmt: skip

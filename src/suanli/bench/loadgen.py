@@ -1,6 +1,6 @@
 """A small closed-loop HTTP/1.1 load generator (stdlib only), run in its own process.
 
-``python -m suanli.api.loadgen --url URL --path /orders --body JSON --key KEY`` keeps
+``python -m suanli.bench.loadgen --url URL --path /orders --body JSON --key KEY`` keeps
 ``--concurrency`` keep-alive connections busy for ``--seconds`` (after ``--warmup-s``) and
 prints one JSON document: requests, statuses, requests per second, latency percentiles.
 It speaks just enough HTTP (Content-Length bodies) to cost the server, not itself, the time.

@@ -1,0 +1,17 @@
+"""The project's own benchmarks and load tools, reached as ``suanli bench ...``.
+
+Each benchmark module has a ``run...`` function returning one JSON-ready document that
+compares against a baseline measured in the same run:
+
+* :mod:`suanli.bench.api`: a real ``suanli serve`` on loopback, driven by
+  :mod:`suanli.bench.loadgen` (or ``wrk`` with ``wrk_script.lua``), started and stopped by
+  :mod:`suanli.bench.server`;
+* :mod:`suanli.bench.market`: clearing a synthetic book;
+* :mod:`suanli.bench.placement`: the fast placement solver against baselines and the MILP;
+* :mod:`suanli.bench.sim`: a month of the national market;
+* :mod:`suanli.bench.sizing`: sizing over every GPU type.
+
+Nothing in the service packages imports this package; it may import any of them.
+"""
+
+__all__: list[str] = []

@@ -1,0 +1,190 @@
+"""The dashboard on a phone and a laptop, light and dark, in Chinese and English.
+
+For each of 390x844 (a phone, mobile viewport) and 1440x900, light and dark colour schemes,
+and a browser asking for ``zh-CN`` or ``en``: the page is no wider than the window, logs no
+console error, shows site names in the asked language (Zhongwei as 中卫) and fill times in
+Asia/Shanghai with the date. Screenshots go to ``$SUANLI_SCREENSHOT_DIR``.
+
+An axe-core run (the npm package, installed at test time into a cache folder) reports no
+serious or critical accessibility violation on the market view.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.web.conftest import LiveServer
+from tests.web.test_browser import browser, console_errors, css, open_page, shot, texts, wait_for
+
+__all__ = ["browser"]  # the module-scoped driver fixture, shared
+
+pytestmark = pytest.mark.browser
+
+SIZES = {"phone": (390, 844, True), "laptop": (1440, 900, False)}
+AXE_VERSION = "4.10.2"
+TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$")
+
+
+def emulate(driver: Any, *, size: str, scheme: str, lang: str) -> None:
+    width, height, mobile = SIZES[size]
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+    )
+    driver.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
+    )
+    agent = driver.execute_script("return navigator.userAgent")
+    accept = "zh-CN,zh;q=0.9" if lang == "zh-CN" else "en-US,en;q=0.9"
+    driver.execute_cdp_cmd(
+        "Network.setUserAgentOverride", {"userAgent": agent, "acceptLanguage": accept}
+    )
+
+
+def reset(driver: Any) -> None:
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+    driver.execute_script("localStorage.clear()")
+
+
+def shanghai(iso: str) -> str:
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return moment.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("size", ["phone", "laptop"])
+def test_market_view_fits_speaks_the_language_and_shows_beijing_time(
+    browser: Any, live_server: LiveServer, screenshot_dir: Path, size: str, scheme: str, lang: str
+) -> None:
+    browser.get("about:blank")
+    console_errors(browser)  # drop anything from before
+    emulate(browser, size=size, scheme=scheme, lang=lang)
+    try:
+        browser.get(f"{live_server.url}/#/market")
+        browser.execute_script("localStorage.clear()")
+        open_page(browser, live_server)
+        wait_for(browser, lambda d: len(css(d, "#map circle.site")) >= 5, "site circles")
+        wait_for(browser, lambda d: css(d, "#offers-table tbody tr[data-offer]"), "offers")
+        wait_for(browser, lambda d: css(d, "#fills-table tbody tr[data-fill]"), "fills")
+        wait_for(browser, lambda d: css(d, "#index-chart path.series"), "the index line")
+
+        assert browser.execute_script("return document.documentElement.lang") == lang
+        width = browser.execute_script("return window.innerWidth")
+        scroll = browser.execute_script("return document.documentElement.scrollWidth")
+        assert width == SIZES[size][0]
+        assert scroll <= width, f"page is {scroll} px wide in a {width} px window"
+
+        scheme_now = browser.execute_script(
+            "return matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light'"
+        )
+        assert scheme_now == scheme
+        background = browser.execute_script(
+            "return getComputedStyle(document.body).backgroundColor"
+        )
+        shade = sum(int(v) for v in re.findall(r"\d+", background)[:3])
+        assert (shade < 200) if scheme == "dark" else (shade > 600), background
+
+        with live_server.client() as public:
+            offers = public.get("/web/api/offers", params={"site": "zhongwei"}).json()["items"]
+            newest = public.get("/web/api/fills", params={"page_size": 1}).json()["items"][0]
+        assert offers, "the seed lists offers at Zhongwei"
+        zhongwei = "中卫" if lang == "zh-CN" else "Zhongwei"
+        table = " ".join(texts(browser, "#offers-table tbody tr"))
+        map_text = " ".join(
+            browser.execute_script(
+                "return [...document.querySelectorAll('#map .labels text')]"
+                ".map((e) => e.textContent)"
+            )
+        )
+        labels = " ".join(
+            browser.execute_script(
+                "return [...document.querySelectorAll('#map circle.site')]"
+                ".map((c) => c.getAttribute('aria-label'))"
+            )
+        )
+        assert zhongwei in table + map_text + labels
+        if lang == "zh-CN":
+            assert "Zhongwei" not in table
+
+        header = texts(browser, "#fills-table thead th")[1]
+        assert ("北京时间" if lang == "zh-CN" else "Beijing") in header
+        row = f'#fills-table tbody tr[data-fill="{newest["id"]}"] td.time'
+        shown = wait_for(browser, lambda d: texts(d, row), "the newest fill's time")[0]
+        assert TIME.match(shown), shown
+        assert shown == shanghai(newest["time"])
+
+        prices = [r.split("\t")[7] for r in texts(browser, "#offers-table tbody tr")]
+        assert all(p.startswith("¥") for p in prices), prices
+        shot(browser, screenshot_dir, f"10-market-{size}-{scheme}-{lang}")
+        assert console_errors(browser) == []
+    finally:
+        reset(browser)
+
+
+def _axe_script() -> str:
+    """axe-core's dist file: from $SUANLI_AXE_JS, else npm-installed into a cache folder."""
+    given = os.environ.get("SUANLI_AXE_JS")
+    if given:
+        return Path(given).read_text(encoding="utf-8")
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "suanli-axe"
+    target = cache / "node_modules" / "axe-core" / "axe.min.js"
+    if not target.is_file():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("npm not found: cannot install axe-core (or set SUANLI_AXE_JS)")
+        cache.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(
+            [npm, "install", "--prefix", str(cache), "--no-audit", "--no-fund",
+             f"axe-core@{AXE_VERSION}"],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        if done.returncode != 0 or not target.is_file():
+            pytest.skip(f"npm install axe-core failed: {done.stderr[-500:]}")
+    return target.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("lang", "scheme", "fragment"),
+    [("en", "light", "#/market"), ("zh-CN", "dark", "#/market"), ("en", "light", "#/operator")],
+)
+def test_axe_finds_no_serious_or_critical_violations(
+    browser: Any, live_server: LiveServer, lang: str, scheme: str, fragment: str
+) -> None:
+    script = _axe_script()
+    emulate(browser, size="laptop", scheme=scheme, lang=lang)
+    try:
+        browser.get(f"{live_server.url}/{fragment}")
+        browser.execute_script("localStorage.clear()")
+        open_page(browser, live_server, fragment)
+        wait_for(browser, lambda d: css(d, "#map circle.site"), "site circles")
+        if fragment == "#/operator":
+            wait_for(browser, lambda d: css(d, "#hubs-table tbody tr"), "hub rows")
+        browser.execute_script(script)
+        browser.set_script_timeout(60)
+        result = browser.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "axe.run(document, {resultTypes: ['violations']})"
+            ".then((r) => done(JSON.stringify(r.violations))).catch((e) => done(String(e)));"
+        )
+        violations = json.loads(result)
+        bad = [
+            {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"][:5]]}
+            for v in violations
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert bad == [], json.dumps(bad, indent=1)
+    finally:
+        reset(browser)
