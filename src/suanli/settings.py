@@ -4,7 +4,8 @@
 variable and its default. ``suanli serve`` builds one from its options and the environment
 and hands that object to every worker process (:func:`suanli.api.app.app_for`), so a worker
 never reads configuration from ``os.environ`` itself. The service and the CLI read it; the
-pure core never does (it takes its parameters as arguments).
+pure core never does (it takes its parameters as arguments). Defaults of the domain itself
+(SLO percentile, serving headroom) are not settings: they live in :mod:`suanli.defaults`.
 
 :func:`settings_table` renders the table shown in the README (a test keeps the two equal).
 """
@@ -15,8 +16,6 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from suanli.defaults import DEFAULT_HEADROOM, DEFAULT_PERCENTILE, MAX_HEADROOM
 
 MIB = 1024 * 1024
 ENV_PREFIX = "SUANLI_"
@@ -66,15 +65,6 @@ class Settings(BaseSettings):
     )
     shutdown_grace_s: float = Field(
         5.0, ge=0, le=600, description="seconds a worker waits for open requests on SIGTERM"
-    )
-    default_headroom: float = Field(
-        DEFAULT_HEADROOM,
-        ge=0,
-        lt=MAX_HEADROOM,
-        description="share of serving capacity kept free when a request gives none",
-    )
-    default_percentile: float = Field(
-        DEFAULT_PERCENTILE, ge=50, le=99.99, description="latency percentile of SLO targets"
     )
 
     @field_validator("rate_limit_per_key", "rate_limit_per_ip", "rate_limit_auth_failures")

@@ -75,6 +75,7 @@ def serve(
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_s)),
     )
     sock = config.bind_socket()
+    sock.listen(config.backlog)  # connections queue from now on, while the workers start
     bound_host, bound_port = sock.getsockname()[:2]
     from suanli.cli.common import err_console
 
