@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from suanli.cli.main import app
+from suanli.sim import POLICIES
 from tests.sim.conftest import SMALL_YAML
 
 runner = CliRunner()
@@ -43,7 +44,7 @@ def test_simulate_json_is_one_document_and_writes_the_report(
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["scenario"] == "small"
-    assert set(doc["policies"]) == {"nearest", "cheapest-type", "suanli"}
+    assert set(doc["policies"]) == set(POLICIES)
     assert doc["report"] == str(report.resolve())
     assert report.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     suanli = doc["policies"]["suanli"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from suanli.sim import SimResult, simulate
+from suanli.sim import POLICIES, SimResult, simulate
 from suanli.sim.report import render_report
 from suanli.sim.summary import summary
 
@@ -48,7 +48,7 @@ def test_summary_is_json_ready(result: SimResult) -> None:
 
     doc = summary(result)
     text = json.dumps(doc, allow_nan=False)
-    assert set(doc["policies"]) == {"nearest", "cheapest-type", "suanli"}
+    assert set(doc["policies"]) == set(POLICIES)
     assert json.loads(text)["simulated_requests"] == result.requests
 
 

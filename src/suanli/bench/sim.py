@@ -25,6 +25,20 @@ from suanli.sim.world import World, build_world
 TARGET_S = 30.0
 
 
+def _scalar_wait(u: float, p_wait: float, mean_s: float, scv: float) -> float:
+    """One wait by inverse transform (zero, exponential, or balanced two-phase)."""
+    if p_wait <= 0 or u < 1.0 - p_wait:
+        return 0.0
+    v = min((u - (1.0 - p_wait)) / p_wait, 1.0 - 1e-12)
+    if scv <= 1.0 + 1e-9:
+        return -mean_s * math.log1p(-v)
+    p1 = 0.5 * (1.0 + math.sqrt((scv - 1.0) / (scv + 1.0)))
+    if v < p1:
+        return -mean_s / (2.0 * p1) * math.log1p(-min(v / p1, 1.0 - 1e-12))
+    p2 = 1.0 - p1
+    return -mean_s / (2.0 * p2) * math.log1p(-min((v - p1) / p2, 1.0 - 1e-12))
+
+
 def scalar_latencies(world: World, demand: Demand, traj: Trajectory, n: int) -> list[float]:
     """TTFT of the first ``n`` requests, one at a time in plain Python (the baseline)."""
     req = demand.requests
@@ -54,11 +68,12 @@ def scalar_latencies(world: World, demand: Demand, traj: Trajectory, n: int) -> 
         s, g = divmod(chosen, n_g)
         p = world.profiles[w][world.gpu_types[g]]
         prefill = float(np.interp(req.prompt_tokens[i], p.prompt_grid, p.prefill_ms))
-        mean_s = float(world.prefill_mean_s[w, g])
-        arrivals = min(rho, 1.0) * p.rps
-        rho_p = min(max(arrivals * mean_s, 1e-12), 0.999)
-        u = float(req.u_queue[i])
-        wait = 0.0 if u < 1 - rho_p else -math.log((1 - u) / rho_p) / (1 / mean_s - arrivals)
+        busy = min(rho, 1.0)
+        level = 0
+        while level < len(p.load_grid) - 1 and p.load_grid[level] < busy - 1e-12:
+            level += 1
+        wait = _scalar_wait(float(req.u_queue[i]), *p.slot_wait[level])
+        wait += _scalar_wait(float(req.u_queue2[i]), *p.prefill_wait[level])
         out.append(float(world.rtt_ms[c, s]) + wait * 1000 + prefill)
     return out
 

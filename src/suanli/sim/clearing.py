@@ -24,7 +24,7 @@ FEN_PER_CNY = 100
 
 
 def period_prices(
-    policy: str,
+    market: str,
     fills: IntArray,
     ask: FloatArray,
     region_of_site: IntArray,
@@ -35,9 +35,10 @@ def period_prices(
     """CNY per GPU-hour paid at each (site, GPU type) this period (0 where nothing filled).
 
     ``supply`` is each cell's market capacity; ``bids`` pairs the GPUs each kind of buyer
-    was placed on with its limit price (used by the ``suanli`` auction).
+    was placed on with its limit price (used by the ``auction`` market; ``posted`` pays
+    the asks).
     """
-    if policy != "suanli":
+    if market != "auction":
         return np.where(fills > 0, ask, 0.0)
     return auction_prices(fills, ask, region_of_site, supply if supply is not None else fills, bids)
 

@@ -33,7 +33,7 @@ IntArray = npt.NDArray[np.int64]
 class Requests:
     """Simulated serving requests, sorted by (hour, city, workload).
 
-    The three uniforms are drawn with the demand so that routing, admission and queueing
+    The four uniforms are drawn with the demand so that routing, admission and queueing
     are the same random experiment under every policy.
     """
 
@@ -45,6 +45,7 @@ class Requests:
     u_route: FloatArray
     u_admit: FloatArray
     u_queue: FloatArray
+    u_queue2: FloatArray
 
     @property
     def size(self) -> int:
@@ -120,7 +121,7 @@ def generate_demand(scenario: Scenario, *, days: float, seed: int) -> Demand:
         pick = rng_tokens.integers(0, trace.size, int(mask.sum()))
         prompt[mask] = np.maximum(trace.prompt_tokens[pick], 1)
         output[mask] = np.maximum(trace.output_tokens[pick], 1)
-    uniforms = rng_uniform.random((3, cells.size))
+    uniforms = rng_uniform.random((4, cells.size))
     requests = Requests(
         hour=hour,
         city=city,
@@ -130,6 +131,7 @@ def generate_demand(scenario: Scenario, *, days: float, seed: int) -> Demand:
         u_route=uniforms[0],
         u_admit=uniforms[1],
         u_queue=uniforms[2],
+        u_queue2=uniforms[3],
     )
 
     b = scenario.batch

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from suanli.sim.clearing import period_prices
 from suanli.sim.demand import Demand
-from suanli.sim.policies import job_targets, place_gangs, serve
+from suanli.sim.policies import Hour, Policy
 from suanli.sim.world import FloatArray, IntArray, World
 
 SECONDS_PER_HOUR = 3600.0
@@ -52,10 +52,18 @@ class Trajectory:
 def simulate_policy(
     world: World,
     demand: Demand,
-    policy: str,
+    policy: Policy | str,
     progress: Callable[[int], None] | None = None,
 ) -> Trajectory:
-    """Run ``policy`` over the demand and return its trajectory."""
+    """Run ``policy`` over the demand and return its trajectory.
+
+    Serving replicas are planned at sizing's per-replica rate (headroom included), so the
+    hour's need is its mean request rate.
+    """
+    if isinstance(policy, str):
+        from suanli.sim.policies import get_policy
+
+        policy = get_policy(policy)
     sc = world.scenario
     n_c, n_w, n_s, n_g = world.shape
     hours = demand.hours
@@ -88,13 +96,13 @@ def simulate_policy(
     last_serve = np.zeros((n_s, n_g), dtype=np.int64)
 
     cache: dict[object, object] = {}
-    peak_need = (rate.sum(axis=1) * (1.0 + sc.headroom)).max(axis=0)
+    peak_need = rate.sum(axis=1).max(axis=0)
 
     def targets(city: int, usable: str, max_price: float) -> IntArray:
-        key = (city, usable, max_price)
+        key = ("jobs", city, usable, max_price)
         if key not in cache:
             ok = world.train_ok if usable == "train" else world.batch_ok
-            cache[key] = job_targets(policy, world, city, ok, ask, max_price)
+            cache[key] = policy.job_cells(world, city, ok, ask, max_price)
         result: IntArray = cache[key]  # type: ignore[assignment]
         return result
 
@@ -109,9 +117,10 @@ def simulate_policy(
         serve_peak = recent.max(axis=0) if t > 0 else last_serve
         idle = inv - base - held_train - np.maximum(serve_peak, last_serve)
         waiting = np.nonzero((tj.arrival_h <= t) & ~np.isfinite(train_start))[0]
-        if policy == "suanli" and waiting.size:
-            picks = place_gangs(world, tj.gpus[waiting], tj.max_price[waiting], idle, ask)
-        else:
+        picks = None
+        if waiting.size:
+            picks = policy.place_gangs(world, tj.gpus[waiting], tj.max_price[waiting], idle, ask)
+        if picks is None:
             picks = [-2] * waiting.size
         for j, pick in zip(waiting, picks, strict=True):
             options = (
@@ -127,10 +136,10 @@ def simulate_policy(
                     train_start[j], train_site[j], train_cell[j] = t, s, cell
                     train_end[j] = t + tj.hours[j]
                     break
-        # 2. Serving for this hour's demand (with headroom).
-        need = rate[t] * (1.0 + sc.headroom)
+        # 2. Serving for this hour's demand.
         free_for_serving = inv - base - held_train
-        replicas = serve(policy, world, need, free_for_serving, ask, cache, peak_need=peak_need)
+        replicas = policy.serve(Hour(world, t, rate[t], free_for_serving, ask, peak_need, cache))
+        check_replicas(world, replicas, free_for_serving, policy.name, t)
         all_replicas[t] = replicas
         serving = np.einsum("cwsg,wg->sg", replicas, world.gpus_per_replica)
         # 3. Batch jobs, earliest deadline first; a job keeps its cell while it has room.
@@ -172,14 +181,14 @@ def simulate_policy(
         batch_now = new_now
         used = base + held_train + serving + batch_use
         if np.any(used > inv) or np.any(held_train < 0) or np.any(batch_use < 0):
-            raise AssertionError(f"conservation broken at hour {t} under {policy}")
+            raise AssertionError(f"conservation broken at hour {t} under {policy.name}")
         serve_gpus[t], batch_gpus[t], train_gpus[t] = serving, batch_use, held_train
         last_serve = serving
         # 4. Prices for this period's leases.
         fills = serving + batch_use + held_train
         serve_limit = min(w.max_price_cny_per_gpu_hour for w in sc.workloads)
         price[t] = period_prices(
-            policy,
+            policy.market,
             fills,
             ask,
             world.region_of_site,
@@ -204,7 +213,7 @@ def simulate_policy(
         if progress is not None:
             progress(1)
     return Trajectory(
-        policy=policy,
+        policy=policy.name,
         serve_gpus=serve_gpus,
         batch_gpus=batch_gpus,
         train_gpus=train_gpus,
@@ -218,3 +227,16 @@ def simulate_policy(
         train_start_h=train_start,
         train_site=train_site,
     )
+
+
+def check_replicas(world: World, replicas: IntArray, free: IntArray, policy: str, t: int) -> None:
+    """A policy's serving decision must be whole, non-negative replicas of types that can
+    serve the workload, within the GPUs it was offered."""
+    if np.any(replicas < 0):
+        raise AssertionError(f"{policy} rented negative replicas at hour {t}")
+    bad = (replicas.sum(axis=(0, 2)) > 0) & (world.gpus_per_replica == 0)
+    if np.any(bad):
+        raise AssertionError(f"{policy} placed a workload on a GPU type that cannot serve it")
+    used = np.einsum("cwsg,wg->sg", replicas, world.gpus_per_replica)
+    if np.any(used > free):
+        raise AssertionError(f"{policy} rented more GPUs than were free at hour {t}")

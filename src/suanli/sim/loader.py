@@ -19,12 +19,12 @@ from suanli.catalog.traces import BUILTIN_TRACES
 from suanli.errors import DataFileError, NotFound
 from suanli.sim.scenario import (
     BatchSpec,
+    GivenProfile,
     MarketSpec,
     Scenario,
-    ServiceProfile,
+    ServedWorkload,
     SiteSpec,
     TrainingSpec,
-    Workload,
 )
 
 BUILTIN_SCENARIOS = {"china-2025": "china-2025.yaml"}
@@ -124,7 +124,7 @@ def _site(path: str, index: int, raw: Any) -> SiteSpec:
     if isinstance(raw, Mapping) and "id" in raw:
         item += f" {raw['id']}"
     r = _Reader(raw, path, item)
-    r.check_keys({"id", "inventory", "ask_cny_per_gpu_hour", "ask_factor", "base_load"})
+    r.check_keys({"id", "inventory", "ask_cny_per_gpu_hour", "ask_factor", "base_load", "source"})
     site_id = r.text("id")
     try:
         site_id = catalog.site(site_id).id
@@ -158,10 +158,11 @@ def _site(path: str, index: int, raw: Any) -> SiteSpec:
         inventory=inventory,
         ask_cny_per_gpu_hour=asks,
         base_load=r.number("base_load", 0.0, high=1.0),
+        source=r.text("source", "") if r.data.get("source") else "",
     )
 
 
-def _profile(r: _Reader, gpu: str, raw: Any) -> ServiceProfile:
+def _profile(r: _Reader, gpu: str, raw: Any) -> GivenProfile:
     p = _Reader(raw, r.path, r.item, f"profiles.{gpu}.")
     p.check_keys(
         {
@@ -174,27 +175,20 @@ def _profile(r: _Reader, gpu: str, raw: Any) -> ServiceProfile:
             "step_ms_per_sequence",
         }
     )
-    per_1k = p.number("prefill_ms_per_1k_tokens", low=0.0)
-    fixed = p.number("prefill_fixed_ms", 5.0)
-    step1 = p.number("step_ms_at_batch_1", low=0.01)
-    slope = p.number("step_ms_per_sequence", 0.0)
-    max_batch = int(p.number("max_batch", low=1))
-    prompt_grid = (0.0, 32768.0)
-    batch_grid = (1.0, float(max(max_batch, 2)))
-    return ServiceProfile(
+    return GivenProfile(
         gpu=gpu,
         gpus_per_replica=int(p.number("gpus_per_replica", low=1, high=64)),
-        max_batch=max_batch,
-        rps=p.number("rps", low=1e-6),
-        prompt_grid=prompt_grid,
-        prefill_ms=(fixed, fixed + per_1k * 32.768),
-        batch_grid=batch_grid,
-        step_ms=(step1, step1 + slope * (batch_grid[1] - 1)),
+        max_batch=int(p.number("max_batch", low=1)),
+        rps=p.number("rps", 0.0),
+        prefill_ms_per_1k_tokens=p.number("prefill_ms_per_1k_tokens", low=0.0),
+        prefill_fixed_ms=p.number("prefill_fixed_ms", 5.0),
+        step_ms_at_batch_1=p.number("step_ms_at_batch_1", low=0.01),
+        step_ms_per_sequence=p.number("step_ms_per_sequence", 0.0),
         source=f"{r.path} (given)",
     )
 
 
-def _workload(path: str, index: int, raw: Any) -> Workload:
+def _workload(path: str, index: int, raw: Any) -> ServedWorkload:
     item = f"workloads[{index}]"
     if isinstance(raw, Mapping) and "name" in raw:
         item += f" {raw['name']}"
@@ -210,6 +204,9 @@ def _workload(path: str, index: int, raw: Any) -> Workload:
             "precision",
             "max_price_cny_per_gpu_hour",
             "profiles",
+            "calls_per_task",
+            "task_p95_ms",
+            "source",
         }
     )
     trace = r.text("trace")
@@ -226,7 +223,10 @@ def _workload(path: str, index: int, raw: Any) -> Workload:
     for name, spec in r.mapping("profiles").items():
         gpu = _gpu_name(r, f"profiles.{name}", name)
         profiles[gpu] = _profile(r, gpu, spec)
-    return Workload(
+    calls = r.number("calls_per_task", 1, low=1, high=100)
+    if calls != int(calls):
+        raise r.fail("calls_per_task", f"{calls:g} is not a whole number of calls")
+    return ServedWorkload(
         name=r.text("name"),
         model=r.text("model"),
         trace=trace,
@@ -236,6 +236,9 @@ def _workload(path: str, index: int, raw: Any) -> Workload:
         precision=precision,
         max_price_cny_per_gpu_hour=r.number("max_price_cny_per_gpu_hour", 40.0, low=0.01),
         profiles=profiles,
+        calls_per_task=int(calls),
+        task_p95_ms=r.number("task_p95_ms", 0.0),
+        source=r.text("source", "") if r.data.get("source") else "",
     )
 
 

@@ -1,13 +1,18 @@
 """Per-request latencies and the SLO, cost, utilization and revenue figures of a trajectory.
 
-Latency of a request served by a replica of workload ``w`` on GPU type ``g`` at site ``s``
-for city ``c``, with ``ρ = λ / capacity`` the load on the city's rented replicas:
+A request of workload ``w`` from city ``c`` is routed to a rented replica in proportion to
+capacity; with ``rho = lambda / capacity`` the load on the city's replicas (capacity at
+the planned requests/s per replica, :mod:`suanli.sim.profiles`):
 
-* admitted with probability ``min(1, 1/ρ)`` (an overloaded fleet times the rest out);
-* ``TTFT = rtt[c, s] + wait + prefill(prompt)``, the prefill queue an M/M/1 queue per
-  replica at utilisation ``ρ_p = min(ρ,1) rps[w,g] E[prefill]``, so
-  ``P(wait > x) = ρ_p exp(-(1/E[prefill] - min(ρ,1) rps) x)``;
-* ``TPOT = step(batch)`` with ``batch = max(1, min(ρ,1) max_batch)``.
+* it is admitted with probability ``min(1, 1/rho)`` (an overloaded fleet times the rest out);
+* ``TTFT = rtt[c, s] + W_slot + W_prefill + prefill(prompt)``, the two waits drawn from
+  the queueing model sizing uses (:func:`suanli.perf.queueing.ttft`) at the replica's load
+  ``min(rho, 1) x rps`` (rounded up to the profile's load grid);
+* ``TPOT = step(b) + b E[prefill] / E[O - 1]`` (sizing's effective TPOT) at the batch in
+  flight ``b`` (Little's law, at most the max batch);
+* an agent task of ``n`` calls takes ``n (rtt + TTFT' + (O - 1) TPOT)`` with ``TTFT'`` the
+  call's TTFT without the network: its calls are taken as alike (the same lengths and queue
+  draws), which errs on the slow side, since sums of independent draws vary less.
 
 Percentiles are order statistics (the smallest value at or above the q-th share of
 requests), so timed-out requests (infinite latency) count against the SLO.
@@ -34,10 +39,35 @@ class Latencies:
     gpu: IntArray
     ttft_ms: FloatArray
     tpot_ms: FloatArray
+    task_ms: FloatArray  # agent tasks: all calls end to end (inf elsewhere and if timed out)
+
+
+def sample_wait(
+    u: FloatArray, p_wait: FloatArray, mean_s: FloatArray, scv: FloatArray
+) -> FloatArray:
+    """Draw waits by inverse transform from :class:`suanli.perf.queueing.WaitTail` shapes:
+    zero with probability ``1 - p_wait``, else exponential (SCV <= 1) or the balanced-means
+    two-phase hyperexponential of the same mean and SCV."""
+    waits = np.zeros(u.shape)
+    tail = (u >= 1.0 - p_wait) & (p_wait > 0)
+    v = np.where(tail, (u - (1.0 - p_wait)) / np.maximum(p_wait, 1e-300), 0.0)
+    v = np.clip(v, 0.0, 1.0 - 1e-12)
+    c2 = np.maximum(scv, 1.0)
+    p1 = 0.5 * (1.0 + np.sqrt((c2 - 1.0) / (c2 + 1.0)))
+    first = v < p1
+    m1, m2 = mean_s / (2.0 * p1), mean_s / (2.0 * np.maximum(1.0 - p1, 1e-12))
+    x1 = -m1 * np.log1p(-np.minimum(v / p1, 1.0 - 1e-12))
+    x2 = -m2 * np.log1p(-np.minimum((v - p1) / np.maximum(1.0 - p1, 1e-12), 1.0 - 1e-12))
+    exp_only = scv <= 1.0 + 1e-9
+    draw = np.where(exp_only, -mean_s * np.log1p(-v), np.where(first, x1, x2))
+    waits[tail] = draw[tail]
+    return waits
 
 
 def request_latencies(world: World, demand: Demand, traj: Trajectory) -> Latencies:
     """Route every request to a rented replica and compute its TTFT and TPOT."""
+    from suanli.perf.queueing import effective_tpot_s
+
     req = demand.requests
     n_c, n_w, n_s, n_g = world.shape
     n_cells = demand.hours * n_c * n_w
@@ -60,30 +90,46 @@ def request_latencies(world: World, demand: Demand, traj: Trajectory) -> Latenci
     gpu = np.where(admitted, chosen % n_g, -1)
     ttft = np.full(req.size, np.inf)
     tpot = np.full(req.size, np.inf)
+    task = np.full(req.size, np.inf)
     busy = np.minimum(rho, 1.0)
     key = np.where(admitted, req.workload * n_g + gpu, -1)
     order = np.argsort(key, kind="stable")
     bounds = np.searchsorted(key[order], np.arange(n_w * n_g + 1) - 0.5)
     for w, profiles in enumerate(world.profiles):
+        calls = world.scenario.workloads[w].calls_per_task
         for g, name in enumerate(world.gpu_types):
             p = profiles.get(name)
             lo, hi = bounds[w * n_g + g], bounds[w * n_g + g + 1]
             if p is None or hi <= lo:
                 continue
             m = order[lo:hi]
+            grid = np.asarray(p.load_grid)
+            level = np.minimum(np.searchsorted(grid, busy[m] - 1e-12), grid.size - 1)
+            slot = np.asarray(p.slot_wait)[level]
+            pfw = np.asarray(p.prefill_wait)[level]
+            wait_s = sample_wait(req.u_queue[m], slot[:, 0], slot[:, 1], slot[:, 2])
+            wait_s += sample_wait(req.u_queue2[m], pfw[:, 0], pfw[:, 1], pfw[:, 2])
             prefill_ms = np.interp(req.prompt_tokens[m], p.prompt_grid, p.prefill_ms)
-            batch = np.maximum(1.0, busy[m] * p.max_batch)
-            tpot[m] = np.interp(batch, p.batch_grid, p.step_ms)
-            mean_s = float(world.prefill_mean_s[w, g])
-            arrivals = busy[m] * p.rps
-            rho_p = np.clip(arrivals * mean_s, 1e-12, 0.999)
-            u = req.u_queue[m]
-            tail = u >= 1 - rho_p
-            wait_s = np.zeros(m.size)
-            safe = np.where(tail, (1 - u) / rho_p, 1.0)
-            wait_s[tail] = -np.log(safe[tail]) / (1.0 / mean_s - arrivals[tail])
-            ttft[m] = world.rtt_ms[req.city[m], site[m]] + wait_s * 1000.0 + prefill_ms
-    return Latencies(admitted=admitted, site=site, gpu=gpu, ttft_ms=ttft, tpot_ms=tpot)
+            step_max_s = p.step_ms / 1e3
+            hold_s = p.prefill_mean_ms / 1e3 + p.decode_tokens_mean * step_max_s
+            batch = np.clip(busy[m] * p.rps * hold_s, 1.0, float(p.max_batch))
+            step_s = np.interp(batch, p.batch_grid, p.step_grid_ms) / 1e3
+            tpot_s = effective_tpot_s(
+                max_batch=batch,
+                step_s=step_s,
+                prefill_mean_s=p.prefill_mean_ms / 1e3,
+                decode_tokens_mean=p.decode_tokens_mean,
+            )
+            compute_ms = wait_s * 1000.0 + prefill_ms
+            rtt = world.rtt_ms[req.city[m], site[m]]
+            ttft[m] = rtt + compute_ms
+            tpot[m] = np.asarray(tpot_s) * 1000.0
+            if calls > 1:
+                decode_ms = np.maximum(req.output_tokens[m] - 1, 0) * tpot[m]
+                task[m] = calls * (rtt + compute_ms + decode_ms)
+    return Latencies(
+        admitted=admitted, site=site, gpu=gpu, ttft_ms=ttft, tpot_ms=tpot, task_ms=task
+    )
 
 
 def order_statistic(values: npt.NDArray[np.float64], q: float) -> float:
@@ -108,8 +154,10 @@ class SloRow:
     tpot_p95_ms: float
     ttft_target_ms: float
     tpot_target_ms: float
-    attainment: float  # share of requests meeting both targets
-    met: bool  # both p95s within target
+    attainment: float  # share of requests meeting both targets (agents: task and TPOT)
+    met: bool  # both p95s within target (agents: the task p95 too)
+    task_p95_ms: float = float("nan")
+    task_target_ms: float = float("nan")
 
 
 def slo_rows(world: World, demand: Demand, lat: Latencies) -> list[SloRow]:
@@ -121,8 +169,17 @@ def slo_rows(world: World, demand: Demand, lat: Latencies) -> list[SloRow]:
         groups = [(c, in_w & (req.city == i)) for i, c in enumerate(world.cities)]
         for city, m in [*groups, ("all", in_w)]:
             ttft, tpot = lat.ttft_ms[m], lat.tpot_ms[m]
-            ok = (ttft <= spec.ttft_p95_ms) & (tpot <= spec.tpot_p95_ms)
+            agent = spec.calls_per_task > 1 and spec.task_p95_ms > 0
             p95_ttft, p95_tpot = order_statistic(ttft, 95), order_statistic(tpot, 95)
+            if agent:
+                task = lat.task_ms[m]
+                ok = (task <= spec.task_p95_ms) & (tpot <= spec.tpot_p95_ms)
+                p95_task = order_statistic(task, 95)
+                met = bool(p95_task <= spec.task_p95_ms and p95_tpot <= spec.tpot_p95_ms)
+            else:
+                ok = (ttft <= spec.ttft_p95_ms) & (tpot <= spec.tpot_p95_ms)
+                p95_task = float("nan")
+                met = bool(p95_ttft <= spec.ttft_p95_ms and p95_tpot <= spec.tpot_p95_ms)
             rows.append(
                 SloRow(
                     workload=spec.name,
@@ -136,15 +193,46 @@ def slo_rows(world: World, demand: Demand, lat: Latencies) -> list[SloRow]:
                     ttft_target_ms=spec.ttft_p95_ms,
                     tpot_target_ms=spec.tpot_p95_ms,
                     attainment=float(ok.mean()) if ok.size else float("nan"),
-                    met=bool(p95_ttft <= spec.ttft_p95_ms and p95_tpot <= spec.tpot_p95_ms),
+                    met=met,
+                    task_p95_ms=p95_task,
+                    task_target_ms=spec.task_p95_ms if agent else float("nan"),
                 )
             )
     return rows
 
 
-def utilization(world: World, traj: Trajectory) -> tuple[FloatArray, FloatArray]:
-    """Hourly utilization ``[hour, site]`` and ``[hour, region]`` (existing tenants included)."""
-    used = (traj.serve_gpus + traj.batch_gpus + traj.train_gpus + world.base[None]).sum(axis=2)
+def busy_serving_gpus(world: World, demand: Demand, traj: Trajectory) -> FloatArray:
+    """Expected serving GPUs busy ``[hour, site, GPU type]``: a replica is busy while at
+    least one request is in it; with Poisson arrivals at ``x`` requests/s and a mean hold
+    ``H`` (prefill plus decode) that is ``1 - exp(-x H)`` of the time (M/G/infinity)."""
+    _, n_w, _, n_g = world.shape
+    rate = demand.counts * world.scenario.request_scale / SECONDS_PER_HOUR  # [t, c, w]
+    cap = traj.replicas.astype(np.float64) * world.rps[None, None, :, None, :]
+    total = cap.sum(axis=(3, 4))
+    rho = np.minimum(np.divide(rate, total, out=np.zeros_like(rate), where=total > 0), 1.0)
+    hold = np.zeros((n_w, n_g))
+    for w, profiles in enumerate(world.profiles):
+        for g, name in enumerate(world.gpu_types):
+            p = profiles.get(name)
+            if p is not None:
+                hold[w, g] = p.prefill_mean_ms / 1e3 + p.decode_tokens_mean * p.step_ms / 1e3
+    in_flight = (
+        rho[:, :, :, None, None] * world.rps[None, None, :, None, :] * hold[None, None, :, None, :]
+    )
+    busy_share = 1.0 - np.exp(-in_flight)
+    gpus = traj.replicas.astype(np.float64) * world.gpus_per_replica[None, None, :, None, :]
+    result: FloatArray = np.einsum("tcwsg,tcwsg->tsg", gpus, busy_share)
+    return result
+
+
+def utilization(
+    world: World, traj: Trajectory, serving: FloatArray | None = None
+) -> tuple[FloatArray, FloatArray]:
+    """Hourly utilization ``[hour, site]`` and ``[hour, region]`` (existing tenants included):
+    GPUs reserved, or with ``serving`` (busy serving GPUs) in place of the serving leases,
+    GPUs busy. Batch and training GPUs are busy while leased."""
+    serve = traj.serve_gpus if serving is None else serving
+    used = (serve + traj.batch_gpus + traj.train_gpus + world.base[None]).sum(axis=2)
     inv = world.inventory.sum(axis=1).astype(np.float64)
     by_site = used / np.maximum(inv, 1.0)[None, :]
     n_r = len(world.region_names)

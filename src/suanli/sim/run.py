@@ -9,11 +9,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from suanli.errors import InvalidRequest
+from suanli.sim.bound import Bound, hindsight_bound
 from suanli.sim.demand import Demand, generate_demand
 from suanli.sim.engine import Trajectory, simulate_policy
-from suanli.sim.metrics import SloRow, price_index, request_latencies, slo_rows, utilization
-from suanli.sim.policies import POLICIES, POLICY_LABELS
-from suanli.sim.scenario import Scenario, ServiceProfile
+from suanli.sim.metrics import (
+    SloRow,
+    busy_serving_gpus,
+    price_index,
+    request_latencies,
+    slo_rows,
+    utilization,
+)
+from suanli.sim.policies import POLICIES, POLICY_LABELS, get_policy
+from suanli.sim.profiles import ServiceProfile
+from suanli.sim.scenario import Scenario
 from suanli.sim.world import FloatArray, World, build_world
 
 CDF_POINTS = 101
@@ -39,11 +48,13 @@ class PolicyResult:
     policy: str
     label: str
     slo: tuple[SloRow, ...]
-    util_site_hourly: FloatArray  # [hour, site]
+    util_site_hourly: FloatArray  # [hour, site] GPUs reserved (leased or held by tenants)
     util_region_hourly: FloatArray  # [hour, region]
+    busy_site_hourly: FloatArray  # [hour, site] GPUs busy (serving a request, running a job)
     price_index_daily: FloatArray  # [day, GPU type]
     cost_cny_per_million_tokens: dict[str, float]  # per workload and "all"
     serving_spend_cny: float
+    serving_spend_at_start_asks_cny: float  # the same replicas priced at the starting asks
     tokens_served: float
     requests_timed_out: int
     revenue_by_site_cny: FloatArray  # [site]
@@ -61,6 +72,13 @@ class PolicyResult:
     def revenue_cny(self) -> float:
         return float(self.revenue_by_site_cny.sum())
 
+    @property
+    def cost_at_start_asks_cny_per_million_tokens(self) -> float:
+        """Serving cost at the starting asks: comparable across policies and with the bound."""
+        if self.tokens_served <= 0:
+            return float("nan")
+        return self.serving_spend_at_start_asks_cny / self.tokens_served * 1e6
+
     def slo_for(self, workload: str, city: str = "all") -> SloRow:
         return next(r for r in self.slo if r.workload == workload and r.city == city)
 
@@ -76,6 +94,7 @@ class SimResult:
     seed: int
     policies: dict[str, PolicyResult] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    bound: Bound | None = None
 
     @property
     def requests(self) -> int:
@@ -89,9 +108,11 @@ def summarise(world: World, demand: Demand, traj: Trajectory) -> PolicyResult:
     req = demand.requests
     n_w = len(sc.workloads)
     util_site, util_region = utilization(world, traj)
+    busy_site, _ = utilization(world, traj, busy_serving_gpus(world, demand, traj))
     # Serving spend: replicas x GPUs per replica x price paid, per workload.
     gpus = traj.replicas.astype(np.float64) * world.gpus_per_replica[None, None, :, None, :]
     spend_w = np.einsum("tcwsg,tsg->w", gpus, traj.price)
+    spend_start = float(np.einsum("tcwsg,sg->", gpus, world.ask0))
     tokens = (req.prompt_tokens + req.output_tokens).astype(np.float64) * lat.admitted
     tokens_w = np.bincount(req.workload, weights=tokens, minlength=n_w) * sc.request_scale
     cost = {
@@ -125,9 +146,11 @@ def summarise(world: World, demand: Demand, traj: Trajectory) -> PolicyResult:
         slo=tuple(slo_rows(world, demand, lat)),
         util_site_hourly=util_site,
         util_region_hourly=util_region,
+        busy_site_hourly=busy_site,
         price_index_daily=price_index(world, traj),
         cost_cny_per_million_tokens=cost,
         serving_spend_cny=float(spend_w.sum()),
+        serving_spend_at_start_asks_cny=spend_start,
         tokens_served=float(tokens_w.sum()),
         requests_timed_out=int((~lat.admitted).sum()),
         revenue_by_site_cny=revenue,
@@ -151,28 +174,32 @@ def simulate(
     policies: Sequence[str] = POLICIES,
     profiles: list[dict[str, ServiceProfile]] | None = None,
     progress: Callable[[str, int], None] | None = None,
+    bound: bool = True,
 ) -> SimResult:
-    """Simulate ``scenario`` for ``days`` under each policy, all on one draw of demand.
+    """Simulate ``scenario`` for ``days`` under each policy, all on one draw of demand, and
+    (``bound``) solve the hindsight lower bound on serving cost.
 
     ``progress(policy, hours_done)`` is called after every simulated hour.
     """
     if not days > 0:
         raise InvalidRequest("days must be > 0", field="days", hint="Try --days 30.")
-    unknown = [p for p in policies if p not in POLICIES]
-    if unknown or not policies:
+    if not policies:
         raise InvalidRequest(
-            f"unknown policy {unknown[0] if unknown else '(none)'}",
+            "unknown policy (none)",
             field="policy",
             hint="Use one or more of: " + ", ".join(POLICIES),
         )
+    chosen = [get_policy(p) for p in dict.fromkeys(policies)]
     started = time.perf_counter()
     world = build_world(scenario, profiles)
     demand = generate_demand(scenario, days=days, seed=seed)
     results: dict[str, PolicyResult] = {}
-    for name in dict.fromkeys(policies):
+    for policy in chosen:
+        name = policy.name
         step = (lambda n, name=name: progress(name, n)) if progress else None
-        traj = simulate_policy(world, demand, name, step)
+        traj = simulate_policy(world, demand, policy, step)
         results[name] = summarise(world, demand, traj)
+    lower = hindsight_bound(world, demand) if bound else None
     return SimResult(
         scenario=scenario,
         world=world,
@@ -181,4 +208,5 @@ def simulate(
         seed=seed,
         policies=results,
         elapsed_s=time.perf_counter() - started,
+        bound=lower,
     )

@@ -12,24 +12,21 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
-class ServiceProfile:
-    """How one replica of a served model behaves on one GPU type.
+class GivenProfile:
+    """A replica a scenario states instead of sizing it: linear prefill and decode-step times.
 
-    ``prefill_ms`` and ``step_ms`` are tables: prefill time for the prompt lengths in
-    ``prompt_grid`` and decode step time for the batch sizes in ``batch_grid`` (linear
-    interpolation between points). ``max_batch`` is the largest batch whose step time meets
-    the TPOT target; ``rps`` the requests/s one replica sustains at that batch.
+    ``rps`` is the replica's capacity (its batch full); 0 derives it from the times.
     """
 
     gpu: str
     gpus_per_replica: int
     max_batch: int
     rps: float
-    prompt_grid: tuple[float, ...]
-    prefill_ms: tuple[float, ...]
-    batch_grid: tuple[float, ...]
-    step_ms: tuple[float, ...]
-    source: str = "suanli.perf"
+    prefill_ms_per_1k_tokens: float
+    prefill_fixed_ms: float
+    step_ms_at_batch_1: float
+    step_ms_per_sequence: float
+    source: str = "given"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +41,18 @@ class SiteSpec:
     inventory: Mapping[str, int]
     ask_cny_per_gpu_hour: Mapping[str, float]
     base_load: float = 0.0
+    source: str = ""
 
 
 @dataclass(frozen=True, slots=True)
-class Workload:
+class ServedWorkload:
     """A served model: its traffic (a trace's token lengths, a daily volume) and SLOs.
 
     ``requests_per_day`` counts simulated requests over all cities; each stands for
-    ``Scenario.request_scale`` real ones when sizing capacity and counting tokens.
+    ``Scenario.request_scale`` real ones when sizing capacity and counting tokens. An agent
+    class makes ``calls_per_task`` sequential calls per task (one simulated request is one
+    task), each paying the network round trip, and has a task-level target ``task_p95_ms``.
+    ``source`` says where the volume comes from (or why it is an estimate).
     """
 
     name: str
@@ -62,7 +63,10 @@ class Workload:
     tpot_p95_ms: float
     precision: str = "bf16"
     max_price_cny_per_gpu_hour: float = 40.0
-    profiles: Mapping[str, ServiceProfile] = field(default_factory=dict)
+    profiles: Mapping[str, GivenProfile] = field(default_factory=dict)
+    calls_per_task: int = 1
+    task_p95_ms: float = 0.0
+    source: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +111,7 @@ class Scenario:
     description: str
     sites: tuple[SiteSpec, ...]
     cities: Mapping[str, float]
-    workloads: tuple[Workload, ...]
+    workloads: tuple[ServedWorkload, ...]
     batch: BatchSpec = field(default_factory=BatchSpec)
     training: TrainingSpec = field(default_factory=TrainingSpec)
     market: MarketSpec = field(default_factory=MarketSpec)

@@ -16,19 +16,27 @@ def _clean(x: float) -> float | None:
 
 
 def utilization_summary(result: SimResult, p: PolicyResult) -> dict[str, Any]:
-    """Mean utilization: western hubs, metro, all sites, by region and by site."""
+    """Mean utilization (GPUs reserved, existing tenants included): western hubs, metro, all
+    sites, by region and by site; ``busy`` the same for GPUs busy (a serving replica with
+    at least one request in it, a batch or training job, a tenant)."""
     w = result.world
     inv = w.inventory.sum(axis=1).astype(np.float64)
     used = p.util_site_hourly.mean(axis=0) * inv
+    busy = p.busy_site_hourly.mean(axis=0) * inv
     roles = np.array([r if r in ("metro", "central") else "" for r in w.regions])
 
-    def share(mask: np.ndarray) -> float | None:
-        return _clean(used[mask].sum() / inv[mask].sum()) if inv[mask].sum() > 0 else None
+    def share(mask: np.ndarray, of: np.ndarray = used) -> float | None:
+        return _clean(of[mask].sum() / inv[mask].sum()) if inv[mask].sum() > 0 else None
 
     return {
         "western_hubs": share(w.west),
         "metro": share(roles == "metro"),
         "all": share(np.ones(len(inv), dtype=bool)),
+        "busy": {
+            "western_hubs": share(w.west, busy),
+            "metro": share(roles == "metro", busy),
+            "all": share(np.ones(len(inv), dtype=bool), busy),
+        },
         "by_region": {
             name: _clean(float(p.util_region_hourly[:, r].mean()))
             for r, name in enumerate(w.region_names)
@@ -39,13 +47,47 @@ def utilization_summary(result: SimResult, p: PolicyResult) -> dict[str, Any]:
     }
 
 
+def revenue_by_region(result: SimResult, p: PolicyResult) -> dict[str, float | None]:
+    """Sellers' market revenue by region (hub name, ``metro``, ``central``)."""
+    w = result.world
+    out: dict[str, float] = {}
+    for s, region in enumerate(w.regions):
+        out[region] = out.get(region, 0.0) + float(p.revenue_by_site_cny[s])
+    west = float(p.revenue_by_site_cny[w.west].sum())
+    return {"western_hubs": _clean(west), **{k: _clean(v) for k, v in out.items()}}
+
+
+def slo_attainment(p: PolicyResult, result: SimResult) -> dict[str, float | None]:
+    """Share of requests meeting their targets, per workload class (all cities)."""
+    return {w.name: _clean(p.slo_for(w.name).attainment) for w in result.scenario.workloads}
+
+
+def bound_summary(result: SimResult) -> dict[str, Any] | None:
+    b = result.bound
+    if b is None:
+        return None
+    return {
+        "what": "hindsight lower bound on serving cost: an LP over the whole run with all "
+        "demand known, fractional replicas, starting asks, no training or batch in the way",
+        "serving_spend_cny": _clean(b.serving_spend_cny),
+        "cost_cny_per_million_tokens": _clean(b.cost_cny_per_million_tokens),
+        "unserved_request_hours": _clean(b.unserved_request_hours),
+    }
+
+
 def policy_summary(result: SimResult, p: PolicyResult) -> dict[str, Any]:
     """One policy's headline figures."""
     w = result.world
     index = p.price_index_daily
+    at_start = p.cost_at_start_asks_cny_per_million_tokens
+    bound = result.bound.cost_cny_per_million_tokens if result.bound else float("nan")
     return {
         "label": p.label,
+        "cost_at_starting_asks_cny_per_million_tokens": _clean(at_start),
+        "cost_vs_bound": _clean(at_start / bound) if bound > 0 else None,
+        "slo_attainment": slo_attainment(p, result),
         "utilization": utilization_summary(result, p),
+        "seller_revenue_by_region_cny": revenue_by_region(result, p),
         "western_market_gpu_hours": _clean(float(p.market_gpu_hours_by_site[w.west].sum())),
         "cost_cny_per_million_tokens": {
             k: _clean(v) for k, v in p.cost_cny_per_million_tokens.items()
@@ -98,5 +140,6 @@ def summary(result: SimResult) -> dict[str, Any]:
         "training_jobs": result.demand.training.size,
         "elapsed_s": round(result.elapsed_s, 3),
         "findings": findings(result),
+        "bound": bound_summary(result),
         "policies": {name: policy_summary(result, p) for name, p in result.policies.items()},
     }

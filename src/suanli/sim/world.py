@@ -12,9 +12,9 @@ import numpy as np
 import numpy.typing as npt
 
 from suanli import catalog
-from suanli.catalog.traces import builtin_trace
 from suanli.geo import rtt_matrix
-from suanli.sim.scenario import Scenario, ServiceProfile
+from suanli.sim.profiles import ServiceProfile
+from suanli.sim.scenario import Scenario
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -22,8 +22,6 @@ BoolArray = npt.NDArray[np.bool_]
 
 H100_BF16_TFLOPS = 989.0
 H100_HBM_TB_S = 3.35
-# Share of the TTFT target kept for queueing when deriving the RTT budget of a placement.
-QUEUE_ALLOWANCE = 0.2
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -50,9 +48,9 @@ class World:
     rtt_ms: FloatArray  # [C, S]
     profiles: tuple[dict[str, ServiceProfile], ...]  # per workload
     gpus_per_replica: IntArray  # [W, G], 0 where the type cannot serve the workload
-    rps: FloatArray  # [W, G] requests/s per replica
+    rps: FloatArray  # [W, G] planned requests/s per replica (sizing's headroom)
     prefill_mean_s: FloatArray  # [W, G]
-    rtt_budget_ms: FloatArray  # [W, G]
+    rtt_budget_ms: FloatArray  # [W, G] (-1 where the type cannot serve the workload)
     speed: FloatArray  # [G] batch throughput relative to an H100
     batch_ok: BoolArray  # [G]
     train_ok: BoolArray  # [G]
@@ -67,13 +65,15 @@ def build_world(
     scenario: Scenario, profiles: list[dict[str, ServiceProfile]] | None = None
 ) -> World:
     """Arrays for ``scenario``; ``profiles`` default to the performance model's."""
-    if profiles is None:
-        from suanli.sim.profiles import build_profiles
-
-        profiles = build_profiles(scenario.workloads, scenario.gpu_types)
     gpu_types = scenario.gpu_types
     sites = [catalog.site(s.id) for s in scenario.sites]
     cities = [catalog.city(c) for c in scenario.cities]
+    rtt = rtt_matrix(cities, sites)
+    if profiles is None:
+        from suanli.sim.profiles import build_profiles
+
+        reach = float(np.ceil(rtt.max())) if rtt.size else 0.0
+        profiles = build_profiles(scenario.workloads, gpu_types, scenario.headroom, reach)
     n_s, n_g, n_w = len(sites), len(gpu_types), len(scenario.workloads)
     inventory = np.zeros((n_s, n_g), dtype=np.int64)
     ask0 = np.zeros((n_s, n_g))
@@ -90,21 +90,15 @@ def build_world(
     rps = np.zeros((n_w, n_g))
     prefill_mean = np.zeros((n_w, n_g))
     budget = np.full((n_w, n_g), -1.0)
-    for w, (work, by_gpu) in enumerate(zip(scenario.workloads, profiles, strict=True)):
-        trace = builtin_trace(work.trace)
-        p95 = float(np.percentile(trace.prompt_tokens, 95))
+    for w, by_gpu in enumerate(profiles):
         for j, g in enumerate(gpu_types):
             p = by_gpu.get(g)
             if p is None:
                 continue
             k[w, j] = p.gpus_per_replica
             rps[w, j] = p.rps
-            prefill_mean[w, j] = (
-                float(np.interp(trace.prompt_tokens, p.prompt_grid, p.prefill_ms).mean()) / 1000
-            )
-            budget[w, j] = work.ttft_p95_ms * (1 - QUEUE_ALLOWANCE) - float(
-                np.interp(p95, p.prompt_grid, p.prefill_ms)
-            )
+            prefill_mean[w, j] = p.prefill_mean_ms / 1000
+            budget[w, j] = p.rtt_budget_ms
     gpu_rows = [catalog.gpu(g) for g in gpu_types]
     speed = np.array(
         [
@@ -131,7 +125,7 @@ def build_world(
         base=base,
         ask0=ask0,
         reference_price=reference,
-        rtt_ms=rtt_matrix(cities, sites),
+        rtt_ms=rtt,
         profiles=tuple(profiles),
         gpus_per_replica=k,
         rps=rps,
