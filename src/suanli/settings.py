@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         "memory://",
         description="where counters live: memory:// (one node) or redis://host:port (several)",
     )
+    rate_limit_prefix: str = Field(
+        "suanli-ratelimit", max_length=100, description="prefix of the counters' keys in Redis"
+    )
     metrics_dir: str | None = Field(
         None,
         description="folder for prometheus_client's multiprocess files "

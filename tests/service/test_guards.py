@@ -218,3 +218,35 @@ def test_withdrawing_from_an_offer_with_nothing_free_is_409(sqlite_exchange: Exc
     assert response.status_code == 409
     after = ex.client.get(f"/offers/{offer['id']}", headers=ex.as_("seller_a")).json()
     assert after["version"] == before["version"]
+
+
+def _redis_up() -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _redis_up(), reason="needs Redis on 127.0.0.1:6379")
+def test_nodes_sharing_redis_share_the_limits(tmp_path: Path, sqlite_template: Path) -> None:
+    import uuid
+
+    settings = Settings(
+        rate_limit_per_key="5/minute",
+        rate_limit_per_ip="",
+        rate_limit_auth_failures="",
+        rate_limit_storage="redis://127.0.0.1:6379",
+        rate_limit_prefix=f"suanli-i17-test-{uuid.uuid4().hex[:8]}",
+    )
+    url = _sqlite_url(sqlite_template, tmp_path)
+    first, second = create_app(url, settings=settings), create_app(url, settings=settings)
+    with first.state.db.write() as session:
+        secret = create_key(session, role="buyer", name="b", tenant="t").secret
+    auth = {"Authorization": f"Bearer {secret}"}
+    with TestClient(first) as a, TestClient(second) as b:
+        codes = [a.get("/offers", headers=auth).status_code for _ in range(3)]
+        codes += [b.get("/offers", headers=auth).status_code for _ in range(3)]
+    assert codes == [200] * 5 + [429]

@@ -79,6 +79,7 @@ def create_app(
         finally:
             if task is not None:
                 task.cancel()
+            await app_.state.rate_limiter.aclose()
             db.dispose()
 
     from suanli import __version__
@@ -91,6 +92,9 @@ def create_app(
     )
     app.state.db = db
     app.state.settings = settings
+    from suanli.api.guards import RateLimiter
+
+    app.state.rate_limiter = RateLimiter(settings)
     app.state.clear_every_s = clear_every_s  # the dashboard shows the next clearing
     app.state.metrics = Metrics(settings.metrics_dir)
     app.state.key_cache = {}
@@ -103,7 +107,7 @@ def create_app(
     app.add_middleware(FastOrders, fastapi_app=app)
     from suanli.api.guards import Guards  # body limit, content type, rate limits
 
-    app.add_middleware(Guards, settings=settings)
+    app.add_middleware(Guards, settings=settings, limiter=app.state.rate_limiter)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
 

@@ -56,8 +56,9 @@ def _limits(text: str) -> list[RateLimitItem]:
     return list(parse_many(text)) if text else []
 
 
-class _Limiter:
-    """The three rate limits of :class:`Settings` over one ``limits`` storage."""
+class RateLimiter:
+    """The three rate limits of :class:`Settings` over one ``limits`` storage (close it with
+    :meth:`aclose` when the app stops: a Redis storage holds connections)."""
 
     def __init__(self, settings: Settings) -> None:
         uri = settings.rate_limit_storage
@@ -65,9 +66,11 @@ class _Limiter:
             uri = "async+" + uri
         options: dict[str, Any] = {}
         if "redis" in uri:
-            options["key_prefix"] = "suanli-ratelimit"
+            options["key_prefix"] = settings.rate_limit_prefix
+            options["implementation"] = "redispy"  # the redis package, not coredis
         storage = storage_from_string(uri, **options)
         assert isinstance(storage, Storage)
+        self.storage = storage
         self.strategy = MovingWindowRateLimiter(storage)
         self.per_ip = _limits(settings.rate_limit_per_ip)
         self.per_key = _limits(settings.rate_limit_per_key)
@@ -89,6 +92,13 @@ class _Limiter:
                 if not await self.strategy.hit(item, *ident):  # type: ignore[arg-type]
                     return await self._wait(item, *ident)  # type: ignore[arg-type]
         return None
+
+    async def aclose(self) -> None:
+        """Close the storage's connections (Redis); nothing to do in memory."""
+        client = getattr(getattr(self.storage, "bridge", None), "storage", None)
+        close = getattr(client, "aclose", None)
+        if close is not None:
+            await close()
 
     async def failed_auth(self, ip: str) -> None:
         for item in self.auth_failures:
@@ -114,10 +124,9 @@ def _presented_key(headers: list[tuple[bytes, bytes]]) -> str | None:
 class Guards:
     """Body limit, content type and rate limits in front of the application."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, limiter: RateLimiter) -> None:
         self.app = app
         self.max_body = settings.max_body_bytes
-        limiter = _Limiter(settings)
         self.limiter = limiter if limiter.active else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
