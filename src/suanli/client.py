@@ -300,8 +300,6 @@ class ExchangeClient:
         self,
         side: Side,
         *,
-        gpu: str,
-        hub: str,
         start_h: float,
         end_h: float,
         price_cny_per_gpu_hour: float,
@@ -309,15 +307,22 @@ class ExchangeClient:
         pricing: Pricing = "on-demand",
         all_or_nothing: bool = False,
         priority: int = 0,
+        gpu: str | None = None,
+        hub: str | None = None,
+        offer_id: int | None = None,
         idempotency_key: str | None = None,
     ) -> Json:
-        """A bid (buyer key) or an ask (seller key) on one instrument and window."""
-        body = {
-            "side": side, "gpu": gpu, "hub": hub, "pricing": pricing, "start_h": start_h,
+        """A bid (buyer key) on one instrument and window, or an ask (seller key) that sells
+        GPUs of the seller's offer ``offer_id`` (``gpu`` and ``hub`` default to the offer's)."""
+        body: dict[str, Any] = {
+            "side": side, "pricing": pricing, "start_h": start_h,
             "end_h": end_h, "price_cny_per_gpu_hour": price_cny_per_gpu_hour,
             "quantity_gpus": quantity_gpus, "all_or_nothing": all_or_nothing,
             "priority": priority,
         }  # fmt: skip
+        for name, value in (("gpu", gpu), ("hub", hub), ("offer_id", offer_id)):
+            if value is not None:
+                body[name] = value
         order: Json = self._post("/market/orders", body, idempotency_key)
         return order
 
@@ -334,7 +339,7 @@ class ExchangeClient:
         page: Json = self._get("/market/orders", limit=limit, offset=offset)
         return page
 
-    def cancel_market_order(self, order_id: str) -> Json:
+    def cancel_market_order(self, order_id: int | str) -> Json:
         answer: Json = self.request("DELETE", f"/market/orders/{order_id}")
         return answer
 
@@ -351,8 +356,9 @@ class ExchangeClient:
         page: Json = self._get("/market/leases", limit=limit, offset=offset)
         return page
 
-    def balances(self) -> Json:
-        answer: Json = self._get("/market/balances")
+    def balances(self, *, limit: int = 50, offset: int = 0) -> Json:
+        """Ledger balances (own accounts; all for the operator, with ``total_fen``)."""
+        answer: Json = self._get("/market/balances", limit=limit, offset=offset)
         return answer
 
     # -- the price index (public) --------------------------------------------------------

@@ -36,6 +36,33 @@ class Market:
     def as_(self, who: str, **extra: str) -> dict[str, str]:
         return {**self.headers[who], **extra}
 
+    def offer(
+        self,
+        gpu: str = "H100",
+        site: str = "zhongwei",
+        count: int = 64,
+        who: str = "seller_a",
+        price: float = 8.0,
+    ) -> int:
+        """List an offer (the GPUs an ask sells) and return its id."""
+        return list_offer(self.client, self.headers[who], gpu=gpu, site=site, count=count,
+                          price=price)  # fmt: skip
+
+
+def list_offer(
+    client: httpx.Client,
+    headers: dict[str, str],
+    *,
+    gpu: str = "H100",
+    site: str = "zhongwei",
+    count: int = 64,
+    price: float = 8.0,
+) -> int:
+    body = {"site": site, "gpu": gpu, "count": count, "price_cny_per_gpu_hour": price}
+    r = client.post("/offers", json=body, headers=headers)
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
 
 def keys_for(app: object) -> dict[str, dict[str, str]]:
     headers = {}

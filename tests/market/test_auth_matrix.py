@@ -9,11 +9,11 @@ from tests.market.conftest import Market
 NOBODY = "nobody"
 
 
-def _order(side: str) -> dict[str, object]:
+def _order(side: str, offer_id: int | None = None) -> dict[str, object]:
     start = float(int(time.time() / 3600))
     return {"side": side, "gpu": "H20", "hub": "guian", "pricing": "on-demand",
             "start_h": start, "end_h": start + 2, "price_cny_per_gpu_hour": 5.0,
-            "quantity_gpus": 2}  # fmt: skip
+            "quantity_gpus": 2, **({"offer_id": offer_id} if offer_id else {})}  # fmt: skip
 
 
 KEYED = {NOBODY: 401, "seller_a": 200, "buyer_a": 200, "operator": 200}
@@ -22,7 +22,7 @@ PUBLIC = {NOBODY: 200, "seller_a": 200, "buyer_a": 200, "operator": 200}
 
 # (method, path, body, expected status per caller)
 MATRIX: list[tuple[str, str, dict[str, object] | None, dict[str, int]]] = [
-    ("POST", "/market/orders", _order("ask"),
+    ("POST", "/market/orders", _order("ask", offer_id=1),
      {NOBODY: 401, "seller_a": 201, "buyer_a": 403, "operator": 403}),
     ("POST", "/market/orders", _order("bid"),
      {NOBODY: 401, "seller_a": 403, "buyer_a": 201, "operator": 403}),
@@ -32,7 +32,7 @@ MATRIX: list[tuple[str, str, dict[str, object] | None, dict[str, int]]] = [
     ("GET", "/market/fills", None, KEYED),
     ("GET", "/market/leases", None, KEYED),
     ("GET", "/market/balances", None, KEYED),
-    ("GET", "/market/events", None, OPERATOR),
+    ("GET", "/market/rounds", None, OPERATOR),
     ("GET", "/index", None, PUBLIC),
     ("GET", "/api/v1/index", None, PUBLIC),
 ]  # fmt: skip
@@ -43,6 +43,7 @@ def _headers(market: Market, who: str) -> dict[str, str]:
 
 
 def test_every_role_against_every_endpoint(market: Market) -> None:
+    assert market.offer(gpu="H20", site="guian") == 1  # the offer the matrix's ask names
     wrong = []
     for method, path, body, expect in MATRIX:
         for who, status in expect.items():
@@ -54,7 +55,8 @@ def test_every_role_against_every_endpoint(market: Market) -> None:
 
 def test_cross_tenant_reads_and_writes_are_denied(market: Market) -> None:
     c = market.client
-    ask = c.post("/market/orders", json=_order("ask"), headers=market.as_("seller_a")).json()
+    offer = market.offer(gpu="H20", site="guian")
+    ask = c.post("/market/orders", json=_order("ask", offer), headers=market.as_("seller_a")).json()
     c.post("/market/orders", json=_order("bid"), headers=market.as_("buyer_a"))
     # another tenant cannot withdraw the seller's ask, and does not see it
     assert c.delete(f"/market/orders/{ask['id']}", headers=market.as_("buyer_b")).status_code == 404
@@ -67,7 +69,9 @@ def test_cross_tenant_reads_and_writes_are_denied(market: Market) -> None:
             assert r.status_code == 404, (who, action)
         assert c.get("/market/leases", headers=market.as_("buyer_b")).json()["total"] == 0
     assert c.get("/market/fills", headers=market.as_("buyer_b")).json()["total"] == 0
-    assert c.get("/market/balances", headers=market.as_("buyer_b")).json()["balances_cny"] == {}
+    c.post(f"/market/leases/{lease['id']}/activate", headers=market.as_("buyer_a"))
+    c.post("/market/meter", headers=market.as_("operator"))
+    assert c.get("/market/balances", headers=market.as_("buyer_b")).json()["items"] == []
 
 
 def test_matrix_covers_every_market_route(market: Market) -> None:

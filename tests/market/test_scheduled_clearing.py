@@ -5,17 +5,26 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import httpx
+
 from suanli.api.app import create_app
-from suanli.api.scheduler import clear_if_due
+from suanli.api.scheduler import clear_if_due, period_name
 from suanli.store import Database, create_key
 from tests.conftest import in_process
 
 
-def _order(side: str, price: float) -> dict[str, object]:
+def _order(side: str, price: float, offer_id: int | None = None) -> dict[str, object]:
     start = float(int(time.time() / 3600))
     return {"side": side, "gpu": "H100", "hub": "zhongwei", "pricing": "on-demand",
             "start_h": start, "end_h": start + 4, "price_cny_per_gpu_hour": price,
-            "quantity_gpus": 8}  # fmt: skip
+            "quantity_gpus": 8, **({"offer_id": offer_id} if offer_id else {})}  # fmt: skip
+
+
+def _offer(client: httpx.Client, seller: str) -> int:
+    body = {"site": "zhongwei", "gpu": "H100", "count": 8, "price_cny_per_gpu_hour": 8.0}
+    r = client.post("/offers", json=body, headers={"Authorization": f"Bearer {seller}"})
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
 
 
 def _keys(url: str) -> tuple[str, str]:
@@ -33,7 +42,8 @@ def test_background_rounds_fill_crossing_orders(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'x.db'}"
     seller, buyer = _keys(url)
     with in_process(create_app(url, clear_every_s=0.2)) as client:
-        for key, order in ((seller, _order("ask", 8.0)), (buyer, _order("bid", 12.0))):
+        offer = _offer(client, seller)
+        for key, order in ((seller, _order("ask", 8.0, offer)), (buyer, _order("bid", 12.0))):
             r = client.post(
                 "/market/orders", json=order, headers={"Authorization": f"Bearer {key}"}
             )
@@ -48,14 +58,16 @@ def test_background_rounds_fill_crossing_orders(tmp_path: Path) -> None:
         assert len(fills) == 1 and fills[0]["gpus"] == 8
 
 
-def test_a_round_is_skipped_when_empty_or_already_cleared(tmp_path: Path) -> None:
+def test_one_round_per_period_however_often_it_is_asked(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'x.db'}"
     seller, buyer = _keys(url)
     app = create_app(url)  # no background loop: rounds are driven by hand here
     with in_process(app) as client:
-        assert clear_if_due(app, period_start_h=0.0) is None  # no resting orders
-        for key, order in ((seller, _order("ask", 8.0)), (buyer, _order("bid", 6.0))):
+        assert clear_if_due(app, "every-60s:1") == 0  # an empty book still has its round
+        assert clear_if_due(app, "every-60s:1") is None  # this period already cleared
+        offer = _offer(client, seller)
+        for key, order in ((seller, _order("ask", 8.0, offer)), (buyer, _order("bid", 12.0))):
             client.post("/market/orders", json=order, headers={"Authorization": f"Bearer {key}"})
-        period = time.time() / 3600.0 - 1e-6
-        assert clear_if_due(app, period_start_h=period) == 0  # orders rest, nothing crosses
-        assert clear_if_due(app, period_start_h=period) is None  # this period already cleared
+        assert clear_if_due(app, "every-60s:1") is None  # still the same period: no round
+        assert clear_if_due(app, "every-60s:2") == 1
+    assert period_name(60, 125.0) == "every-60s:2"

@@ -1,4 +1,4 @@
-"""Migration 0003 creates the market's event log, and adopts one made before it existed."""
+"""Migration 0004 moves the market into tables and keeps what a 0003 database held."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from suanli.store import Database
-from suanli.store.market_tables import metadata
 from suanli.store.migrate import upgrade
 
 
@@ -16,18 +15,29 @@ def _revision(db: Database) -> str:
         return str(conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one())
 
 
-def test_a_fresh_database_has_the_market_table(tmp_path: Path) -> None:
+def test_a_fresh_database_has_the_market_tables(tmp_path: Path) -> None:
     db = Database.connect(f"sqlite:///{tmp_path / 'fresh.db'}")
-    assert sa.inspect(db.engine).has_table("market_events")
-    assert _revision(db) == "0003"
+    inspector = sa.inspect(db.engine)
+    for table in ("market_orders", "clearing_rounds", "ledger_entries"):
+        assert inspector.has_table(table)
+    assert "reserved" in {c["name"] for c in inspector.get_columns("offers")}
+    assert _revision(db) == "0004"
     db.dispose()
 
 
-def test_a_table_created_on_first_use_is_adopted(tmp_path: Path) -> None:
+def test_upgrading_from_0003_keeps_offers_and_fills_and_the_old_log(tmp_path: Path) -> None:
     db = Database.connect(f"sqlite:///{tmp_path / 'old.db'}", migrate=False)
-    upgrade(db.engine, "0002")
-    metadata.create_all(db.engine)  # what the market did before the migration existed
+    upgrade(db.engine, "0003")
     with db.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO offers (seller, site, hub, region_role, gpu, count, available,"
+                " gpus_per_node, price_cny_per_gpu_hour, fabric, start_h, interruptible, status,"
+                " version, created_at, updated_at) VALUES ('s', 'zhongwei', 'Ningxia', 'west',"
+                " 'H100-SXM', 8, 8, 8, 10.0, 'nvlink-ib', 0, 1, 'open', 1,"
+                " '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            )
+        )
         conn.execute(
             sa.text(
                 "INSERT INTO market_events (kind, payload, created_at)"
@@ -35,7 +45,13 @@ def test_a_table_created_on_first_use_is_adopted(tmp_path: Path) -> None:
             )
         )
     upgrade(db.engine)
-    assert _revision(db) == "0003"
+    assert _revision(db) == "0004"
     with db.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT reserved, available FROM offers")).one() == (0, 8)
         assert conn.execute(sa.text("SELECT COUNT(*) FROM market_events")).scalar_one() == 1
+        try:  # the new CHECK: free + reserved never exceed the count
+            conn.execute(sa.text("UPDATE offers SET reserved = 1"))
+            raise AssertionError("the CHECK constraint let an offer oversell")
+        except sa.exc.IntegrityError:
+            pass
     db.dispose()

@@ -135,7 +135,11 @@ def test_call_auction_fills_show_up_and_move_the_ticker(live_server: LiveServer)
     with live_server.client() as public:
         before = public.get("/web/api/ticker").json()
     with live_server.client("guizhou-dc") as seller:
-        ask = {**order, "side": "ask", "price_cny_per_gpu_hour": 8.0, "quantity_gpus": 8}
+        listed = {"site": "horinger", "gpu": "H800", "count": 8, "price_cny_per_gpu_hour": 8.0}
+        offer = seller.post("/offers", json=listed)
+        assert offer.status_code == 201, offer.text
+        ask = {**order, "side": "ask", "price_cny_per_gpu_hour": 8.0, "quantity_gpus": 8,
+               "offer_id": offer.json()["id"]}  # fmt: skip
         assert seller.post("/market/orders", json=ask).status_code == 201
     with live_server.client("alice-ai") as buyer:
         bid = {**order, "side": "bid", "price_cny_per_gpu_hour": 9.0, "quantity_gpus": 8}

@@ -82,17 +82,25 @@ def _gpu_gauges(db: Database) -> list[str]:
                 Offer.hub,
                 func.coalesce(func.sum(Offer.count), 0),
                 func.coalesce(func.sum(Offer.available), 0),
+                func.coalesce(func.sum(Offer.reserved), 0),
             )
             .where(Offer.status == "open")
             .group_by(Offer.hub)
             .order_by(Offer.hub)
         ).all()
     out: list[str] = []
-    figures = [(str(hub), int(c), int(c) - int(a), int(a)) for hub, c, a in rows]
+    figures = [
+        (str(hub), int(c), int(c) - int(a) - int(r), int(a), int(r)) for hub, c, a, r in rows
+    ]
     for column, name, help_text in (
         (1, "suanli_gpus_listed", "GPUs listed on open offers, by hub."),
-        (2, "suanli_gpus_leased", "GPUs of open offers held by active leases, by hub."),
+        (
+            2,
+            "suanli_gpus_leased",
+            "GPUs of open offers held by leases (direct or auction), by hub.",
+        ),
         (3, "suanli_gpus_available", "GPUs free to lease, by hub."),
+        (4, "suanli_gpus_reserved", "GPUs held by resting call-auction asks, by hub."),
     ):
         out += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
         out += [f'{name}{{hub="{_esc(f[0])}"}} {f[column]}' for f in figures]

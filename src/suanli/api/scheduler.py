@@ -1,9 +1,11 @@
 """Periodic clearing: the exchange runs one call-auction round per period by itself.
 
-Every worker process runs the loop; rounds start on wall-clock multiples of the period, and
-a worker skips the round when the market already cleared in this period or has no resting
-orders. Two workers racing at the same instant can at worst both clear; the second round
-then finds no crossing orders (the first left none), so it fills nothing.
+Every node (and every worker process of a node) runs the loop; rounds start on wall-clock
+multiples of the period, and each names its period (``every-60s:29451234``). The round
+claims that name in ``clearing_rounds``, whose ``period`` column is unique, inside the
+round's own transaction and under the rounds' advisory lock (SQLite: the single writer), so
+however many nodes share the database, exactly one round runs per period; the others find
+the period taken and do nothing.
 """
 
 from __future__ import annotations
@@ -16,39 +18,37 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from suanli.errors import SuanliError
-from suanli.market.events import Clear
 
 log = logging.getLogger("suanli.api.scheduler")
 
 
-def clear_if_due(app: Any, period_start_h: float) -> int | None:
-    """Clear the market unless it is empty or already cleared since ``period_start_h``.
+def period_name(every_s: float, at_s: float) -> str:
+    """The name of the period of length ``every_s`` seconds that contains ``at_s``."""
+    return f"every-{every_s:g}s:{int(at_s // every_s)}"
 
-    Returns the number of fills, or None when the round was skipped.
+
+def clear_if_due(app: Any, period: str) -> int | None:
+    """Run the round of ``period`` unless some node already ran it.
+
+    Returns the number of fills, or None when the period was already cleared.
     """
-    from suanli.api.routes.market import store_for
+    from suanli.api.routes.market import NODE
+    from suanli.store.market import run_round
 
-    market = store_for(app)
-    state = market.state()
-    if not state.book.orders:
-        return None
-    last = state.last_clearing
-    if last is not None and last.cleared_at_h >= period_start_h:
-        return None
     with app.state.db.write() as session:
-        new_state = market.append(session, Clear(time.time() / 3600.0))
-    result = new_state.last_clearing
-    fills = 0 if result is None else len(result.fills)
-    log.info("scheduled clearing", extra={"fills": fills})
-    return fills
+        summary = run_round(session, period=period, node=NODE)
+    if summary is None:
+        return None
+    log.info("scheduled clearing", extra={"fills": summary["fills"], "period": period})
+    return int(summary["fills"])
 
 
 async def clear_periodically(app: Any, every_s: float) -> None:
     """Run :func:`clear_if_due` at every wall-clock multiple of ``every_s`` seconds."""
     while True:
         await asyncio.sleep(every_s - time.time() % every_s + 0.01)
-        period_start_h = (time.time() // every_s) * every_s / 3600.0
+        period = period_name(every_s, time.time())
         try:
-            await run_in_threadpool(clear_if_due, app, period_start_h)
+            await run_in_threadpool(clear_if_due, app, period)
         except SuanliError as exc:  # e.g. the database went away for a moment
             log.warning("scheduled clearing failed: %s", exc.message)

@@ -39,6 +39,18 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+def hour_iso(hours: float) -> str:
+    """A moment on the exchange clock (hours since 1970, UTC) as ISO 8601: 2026-11-29T20:00Z."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(hours * 3600.0, UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def money(cny: float, digits: int = 2) -> str:
+    """Yuan with the sign and thousands separators: ¥12,345.60."""
+    return f"{'-' if cny < 0 else ''}¥{abs(cny):,.{digits}f}"
+
+
 def print_json(value: Any) -> None:
     """Print one JSON document on stdout and nothing else."""
     print(json.dumps(to_jsonable(value), ensure_ascii=False, indent=2))

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from suanli.cli.common import console, print_json, table
+from suanli.cli.common import console, hour_iso, money, print_json, table
 
 
 def register(app: typer.Typer) -> None:
@@ -22,17 +22,38 @@ def _from_url(url: str, gpu: str, hub: str | None, period: str, pricing: str) ->
 
 
 def _local(gpu: str, hub: str | None, period: str, pricing: str) -> dict[str, Any]:
-    import time
-
-    from suanli.market.index import index_document
+    """The index of the local exchange database: the same function (and look-back window)
+    as the API and the dashboard."""
     from suanli.store.db import Database
-    from suanli.store.market_tables import MarketStore
+    from suanli.store.index import price_index_document
 
-    market = MarketStore(Database.connect())  # Settings.database_url, else the default
-    return index_document(
-        market.state().fills, market.service_fills(), gpu=gpu, hub=hub, period=period,
-        pricing=pricing, now_h=time.time() / 3600.0,
-    )  # fmt: skip
+    db = Database.connect()  # Settings.database_url, else the default
+    try:
+        with db.read() as session:
+            return price_index_document(session, gpu=gpu, hub=hub, period=period, pricing=pricing)
+    finally:
+        db.dispose()
+
+
+def with_iso_times(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` with each point's period start also as ISO 8601 UTC (``start``), next to the
+    exchange clock's ``start_h`` (hours since 1970)."""
+    points = [{**p, "start": hour_iso(p["start_h"])} for p in doc.get("points", [])]
+    return {**doc, "points": points}
+
+
+def index_rows(doc: dict[str, Any], last: int = 24) -> list[tuple[str, ...]]:
+    """The table rows of the newest ``last`` periods: ISO dates, yuan, thousands separators."""
+    return [
+        (
+            hour_iso(p["start_h"]),
+            money(p["cny_per_gpu_hour"]),
+            f"{p['gpu_hours']:,.1f}",
+            f"{p['fills']:,}",
+            "yes" if p["stale"] else "",
+        )
+        for p in doc["points"][-last:]
+    ]
 
 
 def index(
@@ -61,21 +82,13 @@ def index(
 
         raise InvalidRequest(f"period must be hour or day, not {period!r}", field="period")
     doc = _from_url(url, gpu, hub, period, pricing) if url else _local(gpu, hub, period, pricing)
+    doc = with_iso_times(doc)
     if as_json:
         print_json(doc)
         return
-    rows = [
-        (
-            p["start_h"],
-            p["cny_per_gpu_hour"],
-            p["gpu_hours"],
-            p["fills"],
-            "yes" if p["stale"] else "",
-        )
-        for p in doc["points"][-24:]
-    ]
+    rows = index_rows(doc)
     title = f"{doc['gpu']} {doc['pricing']} index ({doc['period']}, hub {doc['hub'] or 'all'})"
-    console.print(table(title, ["period start (h)", "CNY/GPU-h", "GPU-hours", "fills", "stale"],
-                        rows))  # fmt: skip
+    columns = ["period start (UTC)", "¥/GPU-h", "GPU-hours", "fills", "stale"]
+    console.print(table(title, columns, rows))
     if not rows:
         console.print("No fills yet for this GPU and pricing type.")

@@ -50,14 +50,14 @@ def parse_policies(values: list[str] | None) -> list[str]:
     return [p.strip() for v in values for p in v.split(",") if p.strip()]
 
 
-def write_report(result: SimResult, path: Path) -> Path:
+def write_report(result: SimResult, path: Path, lang: str = "en") -> Path:
     """Write the HTML report; returns the absolute path."""
     from suanli.errors import InvalidRequest
     from suanli.sim.report import render_report
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render_report(result), encoding="utf-8")
+        path.write_text(render_report(result, lang), encoding="utf-8")
     except OSError as exc:
         raise InvalidRequest(
             f"cannot write the report to {path}: {exc.strerror}", field="report"
@@ -154,13 +154,20 @@ def simulate_cmd(
         Path | None, typer.Option("--report", help="Write the HTML report to this file.")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    lang: Annotated[
+        str, typer.Option("--lang", help="Language of the HTML report: en or zh-CN.")
+    ] = "en",
 ) -> None:
     """Replay a scenario hour by hour under each policy on the same demand."""
+    if lang not in ("en", "zh-CN"):
+        from suanli.errors import InvalidRequest
+
+        raise InvalidRequest(f"--lang is en or zh-CN, not {lang!r}", field="lang")
     from suanli.sim.summary import summary
 
     policies = parse_policies(policy)
     result = run_with_progress(scenario, days=days, seed=seed, policies=policies)
-    path = write_report(result, report) if report is not None else None
+    path = write_report(result, report, lang) if report is not None else None
     if json_out:
         doc = summary(result)
         doc["report"] = str(path) if path else None

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -76,6 +77,9 @@ class Offer(Base):
     __table_args__ = (
         CheckConstraint("available >= 0 AND available <= count", name="ck_offers_available"),
         CheckConstraint("count >= 0", name="ck_offers_count"),
+        CheckConstraint(
+            "reserved >= 0 AND available + reserved <= count", name="ck_offers_reserved"
+        ),
         Index("ix_offers_search", "status", "gpu", "price_cny_per_gpu_hour"),
     )
 
@@ -87,6 +91,8 @@ class Offer(Base):
     gpu: Mapped[str] = mapped_column(String(64))
     count: Mapped[int] = mapped_column(Integer)
     available: Mapped[int] = mapped_column(Integer)
+    # GPUs held by the seller's resting call-auction asks: neither free nor leased.
+    reserved: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     gpus_per_node: Mapped[int] = mapped_column(Integer)
     price_cny_per_gpu_hour: Mapped[float] = mapped_column(Float)
     fabric: Mapped[str] = mapped_column(String(32))
@@ -144,7 +150,11 @@ class Order(Base):
 
 
 class Lease(Base):
-    """GPUs of one offer held by one buyer: active until released (ended) or cancelled."""
+    """GPUs of one offer held by one buyer, made by a direct order (``kind='direct'``,
+    active at once) or by a call-auction fill (``kind='auction'``, pending until the buyer
+    activates it): pending -> active -> ended / preempted / cancelled. ``metered_h`` is
+    how many hours the ledger has billed; ``start_h``/``end_h`` an auction lease's window
+    on the exchange clock (hours since the Unix epoch)."""
 
     __tablename__ = "leases"
 
@@ -162,10 +172,20 @@ class Lease(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    kind: Mapped[str] = mapped_column(String(8), default="direct", server_default="direct")
+    pricing: Mapped[str] = mapped_column(
+        String(16), default="on-demand", server_default="on-demand"
+    )
+    market_order_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    start_h: Mapped[float | None] = mapped_column(Float, nullable=True)
+    end_h: Mapped[float | None] = mapped_column(Float, nullable=True)
+    activated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    metered_h: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
 
 class Fill(Base):
-    """One trade: ``gpus`` of an offer sold to a buyer at the offer's price."""
+    """One trade: ``gpus`` of an offer sold to a buyer, by a direct order at the offer's
+    price (``kind='direct'``) or by a call auction at its clearing price (``'auction'``)."""
 
     __tablename__ = "fills"
 
@@ -182,6 +202,75 @@ class Fill(Base):
     price_cny_per_gpu_hour: Mapped[float] = mapped_column(Float)
     interruptible: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(8), default="direct", server_default="direct")
+    pricing: Mapped[str] = mapped_column(
+        String(16), default="on-demand", server_default="on-demand"
+    )
+    round_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class MarketOrderRow(Base):
+    """A call-auction order resting in the book (``status='open'``) or done with.
+
+    An ask names the seller's offer and holds ``remaining_gpus`` of it in
+    ``offers.reserved`` while it rests; the id is also the arrival sequence.
+    """
+
+    __tablename__ = "market_orders"
+    __table_args__ = (
+        CheckConstraint(
+            "remaining_gpus >= 0 AND remaining_gpus <= quantity_gpus",
+            name="ck_market_orders_remaining",
+        ),
+        Index("ix_market_orders_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    side: Mapped[str] = mapped_column(String(3))
+    account: Mapped[str] = mapped_column(String(200), index=True)
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"), nullable=True)
+    gpu: Mapped[str] = mapped_column(String(64))
+    hub: Mapped[str] = mapped_column(String(100))
+    pricing: Mapped[str] = mapped_column(String(16))
+    start_h: Mapped[float] = mapped_column(Float)
+    end_h: Mapped[float] = mapped_column(Float)
+    price_fen_per_gpu_hour: Mapped[int] = mapped_column(BigInteger)
+    quantity_gpus: Mapped[int] = mapped_column(Integer)
+    remaining_gpus: Mapped[int] = mapped_column(Integer)
+    all_or_nothing: Mapped[bool] = mapped_column(Boolean, default=False)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class ClearingRoundRow(Base):
+    """One call-auction round. ``period`` is unique: a scheduled round claims its period
+    (``every-60s:29451234``) so that however many nodes try, one round runs per period."""
+
+    __tablename__ = "clearing_rounds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(64), unique=True)
+    node: Mapped[str] = mapped_column(String(100), default="")
+    cleared_at_h: Mapped[float] = mapped_column(Float)
+    fills: Mapped[int] = mapped_column(Integer, default=0)
+    volume_gpus: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class LedgerEntryRow(Base):
+    """One posting of the double-entry ledger, in integer fen; the postings of one
+    ``txn`` sum to zero, so all postings do."""
+
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    txn: Mapped[str] = mapped_column(String(64), index=True)
+    account: Mapped[str] = mapped_column(String(220), index=True)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    lease_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    memo: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class IdempotencyRecord(Base):

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any, NoReturn, TypeVar
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from suanli.errors import Conflict, InvalidRequest, NotFound
@@ -60,15 +60,15 @@ _INSERT_ORDER_SQL = (
 )
 _INSERT_LEASE_SQL = (
     "INSERT INTO leases (order_id, offer_id, buyer, seller, gpu, site, hub, gpus,"
-    " price_cny_per_gpu_hour, hours, status, created_at, ended_at) VALUES (:order_id,"
-    " :offer_id, :buyer, :seller, :gpu, :site, :hub, :gpus, :price, :hours, 'active',"
-    " :created_at, NULL) RETURNING id"
+    " price_cny_per_gpu_hour, hours, status, created_at, ended_at, kind, pricing, metered_h)"
+    " VALUES (:order_id, :offer_id, :buyer, :seller, :gpu, :site, :hub, :gpus, :price,"
+    " :hours, 'active', :created_at, NULL, 'direct', :pricing, 0) RETURNING id"
 )
 _INSERT_FILL_SQL = (
     "INSERT INTO fills (order_id, lease_id, offer_id, buyer, seller, gpu, site, hub, gpus,"
-    " price_cny_per_gpu_hour, interruptible, created_at) VALUES (:order_id, :lease_id,"
-    " :offer_id, :buyer, :seller, :gpu, :site, :hub, :gpus, :price, :interruptible,"
-    " :created_at)"
+    " price_cny_per_gpu_hour, interruptible, created_at, kind, pricing) VALUES (:order_id,"
+    " :lease_id, :offer_id, :buyer, :seller, :gpu, :site, :hub, :gpus, :price,"
+    " :interruptible, :created_at, 'direct', :pricing)"
 )
 _PARAM = re.compile(r":([a-z_]+)")
 
@@ -132,6 +132,7 @@ def place_order(
                 "order_id": order_id, "offer_id": offer_id, "buyer": caller.tenant,
                 "seller": seller, "gpu": gpu, "site": site, "hub": hub, "gpus": gpus,
                 "price": float(price), "created_at": at,
+                "pricing": "interruptible" if interruptible else "on-demand",
             }  # fmt: skip
             cursor.execute(_driver_sql(_INSERT_LEASE_SQL, dialect), {**shared, "hours": hours})
             lease_id = int(cursor.fetchone()[0])
@@ -180,26 +181,11 @@ def _explain_shortage(session: Session, offer_id: int, gpus: int) -> NoReturn:
 
 
 def release_lease(session: Session, caller: Caller, lease_id: int) -> Lease:
-    """End an active lease and give its GPUs back to the offer."""
-    lease = session.get(Lease, lease_id)
-    if lease is None or not visible(caller, lease.buyer, None):
-        raise NotFound(f"no lease {lease_id}", context={"lease_id": lease_id})
-    result = session.execute(
-        update(Lease)
-        .where(Lease.id == lease_id, Lease.status == "active")
-        .values(status="ended", ended_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(f"lease {lease_id} is not active", hint="only an active lease can end")
-    session.execute(
-        update(Offer)
-        .where(Offer.id == lease.offer_id)
-        .values(available=Offer.available + lease.gpus)
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(lease)
-    return lease
+    """End an active lease (direct or auction), billed up to now; its GPUs go back to the
+    offer (:func:`suanli.store.ledger.release`)."""
+    from suanli.store import ledger
+
+    return ledger.release(session, caller, lease_id)
 
 
 def visible(caller: Caller, buyer: str | None, seller: str | None) -> bool:

@@ -197,9 +197,14 @@ def ticker(session: Session) -> dict[str, Any]:
 
 
 def capacity_by_site(session: Session) -> dict[str, tuple[int, int]]:
-    """Site id -> (GPUs listed, GPUs leased) over open offers."""
+    """Site id -> (GPUs listed, GPUs leased) over open offers (GPUs held by resting asks
+    are neither free nor leased)."""
     rows = session.execute(
-        select(Offer.site, func.sum(Offer.count), func.sum(Offer.count - Offer.available))
+        select(
+            Offer.site,
+            func.sum(Offer.count),
+            func.sum(Offer.count - Offer.available - Offer.reserved),
+        )
         .where(Offer.status == "open")
         .group_by(Offer.site)
     )
@@ -213,7 +218,7 @@ def capacity_by_hub(session: Session) -> list[dict[str, Any]]:
             Offer.hub,
             func.count(func.distinct(Offer.site)),
             func.sum(Offer.count),
-            func.sum(Offer.count - Offer.available),
+            func.sum(Offer.count - Offer.available - Offer.reserved),
         )
         .where(Offer.status == "open")
         .group_by(Offer.hub)
@@ -283,7 +288,7 @@ def utilization_series(
             .where(
                 Lease.created_at < naive_start,
                 or_(Lease.ended_at.is_(None), Lease.ended_at >= naive_start),
-                Lease.status.in_(("active", "ended", "preempted")),
+                Lease.status.in_(("pending", "active", "ended", "preempted", "cancelled")),
             )
             .group_by(Lease.hub)
         ).all()
@@ -374,50 +379,6 @@ def offers_for(caller: Caller) -> str | None:
 
         raise Forbidden("only sellers list offers", hint="use a seller key for 'mine only'")
     return caller.tenant
-
-
-def fill_window(
-    session: Session, *, gpu: str, since: datetime, pricing: str = "on-demand"
-) -> list[dict[str, Any]]:
-    """The direct-order fills of one GPU model and pricing type since ``since``, as the
-    records :func:`suanli.market.index.fills_from_records` reads (the index's inputs only,
-    for a bounded window)."""
-    lower = since.replace(tzinfo=None) if _is_sqlite(session) else since
-    rows = session.execute(
-        select(
-            Fill.id,
-            Fill.created_at,
-            Fill.gpus,
-            Fill.price_cny_per_gpu_hour,
-            Fill.interruptible,
-            Fill.site,
-            Lease.hours,
-        )
-        .join(Lease, Lease.id == Fill.lease_id, isouter=True)
-        .where(
-            Fill.gpu == gpu,
-            Fill.created_at >= lower,
-            Fill.interruptible == (pricing == "interruptible"),
-        )
-        .order_by(Fill.id)
-    )
-    out = []
-    for r in rows:
-        at = as_utc(r.created_at)
-        assert at is not None
-        out.append(
-            {
-                "id": f"svc-{r.id}",
-                "gpu": gpu,
-                "site": r.site,
-                "interruptible": bool(r.interruptible),
-                "gpus": r.gpus,
-                "price_cny_per_gpu_hour": r.price_cny_per_gpu_hour,
-                "hours": float(r.hours) if r.hours else 1.0,
-                "at_h": at.timestamp() / 3600.0,
-            }
-        )
-    return out
 
 
 # ---------- one offer ----------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Annotated, Any
@@ -38,7 +38,6 @@ _STATIC_TYPES = {
     ".svg": "image/svg+xml",
 }
 _NO_CACHE = {"Cache-Control": "no-cache"}
-_INDEX_WINDOWS = {"hour": timedelta(days=7), "day": timedelta(days=90)}
 
 OptionalCaller = Annotated[Caller | None, Depends(optional_caller)]
 RequiredCaller = Annotated[Caller, Depends(get_caller)]
@@ -199,42 +198,53 @@ def fills(
 
 
 @api.get("/ticker")
-def ticker(request: Request, db: DatabaseDep) -> dict[str, Any]:
-    """Newest fill id and fill counts (direct orders and call auctions): what the page
-    polls to know when to refresh."""
-    from suanli.api.routes.market import store as market_store
+def ticker(db: DatabaseDep) -> dict[str, Any]:
+    """Newest fill id and fill counts (direct orders and call auctions share one table):
+    what the page polls to know when to refresh."""
+    from suanli.store.market import last_round
+    from suanli.store.models import ClearingRoundRow
 
     with db.read() as session:
         out = queries.ticker(session)
-    state = market_store(request).state()
-    out["auction_fills_total"] = len(state.fills)
-    out["auction_rounds"] = state.rounds
+        out["auction_fills_total"] = int(
+            session.scalar(select(func.count(Fill.id)).where(Fill.kind == "auction")) or 0
+        )
+        out["auction_rounds"] = int(session.scalar(select(func.count(ClearingRoundRow.id))) or 0)
+        out["last_round"] = last_round(session)
     return out
 
 
 @api.get("/auction-fills")
 def auction_fills(
-    request: Request, limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 10
+    db: DatabaseDep, limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 10
 ) -> dict[str, Any]:
     """The newest fills of the call auctions (market data: no buyer or seller names)."""
-    from suanli.api.routes.market import store as market_store
+    from suanli.store.models import Lease
 
-    fills = market_store(request).state().fills
-    newest = sorted(fills, key=lambda f: (f.cleared_at_h, f.id), reverse=True)[:limit]
+    with db.read() as session:
+        total = session.scalar(select(func.count(Fill.id)).where(Fill.kind == "auction")) or 0
+        rows = session.execute(
+            select(Fill.id, Fill.created_at, Fill.gpu, Fill.site, Fill.gpus,
+                   Fill.price_cny_per_gpu_hour, Fill.pricing, Lease.hours)
+            .join(Lease, Lease.id == Fill.lease_id, isouter=True)
+            .where(Fill.kind == "auction")
+            .order_by(Fill.id.desc())
+            .limit(limit)
+        ).all()  # fmt: skip
     return {
-        "total": len(fills),
+        "total": int(total),
         "items": [
             {
-                "id": f.id,
-                "time": queries.iso(datetime.fromtimestamp(f.cleared_at_h * 3600.0, UTC)),
-                "gpu": f.instrument.gpu,
-                "hub": f.instrument.hub,
-                "gpus": f.gpus,
-                "hours": f.instrument.hours,
-                "price_cny_per_gpu_hour": f.price_fen_per_gpu_hour / 100.0,
-                "pricing": f.instrument.pricing.value,
+                "id": r.id,
+                "time": queries.iso(queries.as_utc(r.created_at)),
+                "gpu": r.gpu,
+                "hub": r.site,
+                "gpus": r.gpus,
+                "hours": r.hours,
+                "price_cny_per_gpu_hour": r.price_cny_per_gpu_hour,
+                "pricing": r.pricing,
             }
-            for f in newest
+            for r in rows
         ],
     }
 
@@ -248,40 +258,23 @@ def index(
     period: Annotated[str, Query(pattern="^(hour|day)$")] = "hour",
     pricing: Annotated[str, Query(pattern="^(on-demand|interruptible|reserved)$")] = "on-demand",
 ) -> dict[str, Any]:
-    """The price index of one GPU model (optionally one hub or region) over the last 7 days
-    (hourly) or 90 days (daily): the market's own method
-    (:func:`suanli.market.index.index_document`: GPU-hour-weighted 10% trimmed mean per
-    period, pricing types never mixed) over call-auction fills and the service's direct
-    fills, read only for that window."""
+    """The price index of one GPU model (optionally one hub or region): the exchange's one
+    index function (:func:`suanli.store.index.price_index_document`, same look-back window
+    as the API and the CLI) shaped for the chart."""
     from suanli.catalog import gpu as catalog_gpu
 
     name = catalog_gpu(gpu).name
     key = ("index", name, hub, period, pricing)
-    return dict(_cached(request, key, lambda: _index(request, db, name, hub, period, pricing)))
+    return dict(_cached(request, key, lambda: _index(db, name, hub, period, pricing)))
 
 
-def _index(
-    request: Request, db: Database, name: str, hub: str | None, period: str, pricing: str
-) -> dict[str, Any]:
-    from suanli.api.routes.market import store as market_store
+def _index(db: Database, name: str, hub: str | None, period: str, pricing: str) -> dict[str, Any]:
     from suanli.catalog import reference_price
-    from suanli.market.index import index_document
+    from suanli.store.index import price_index_document
 
-    start = datetime.now(UTC) - _INDEX_WINDOWS[period]
-    start_h = start.timestamp() / 3600.0
-    fills: list[Any] = [f for f in market_store(request).state().fills if f.cleared_at_h >= start_h]
-    if pricing != "reserved":  # direct orders are on-demand or interruptible
-        with db.read() as session:
-            records = queries.fill_window(session, gpu=name, since=start, pricing=pricing)
-        fills.extend(_market_fills(records, name, pricing))
-    doc = index_document(
-        fills,
-        gpu=name,
-        hub=hub or None,
-        period=period,
-        pricing=pricing,
-        now_h=datetime.now(UTC).timestamp() / 3600.0,
-    )
+    with db.read() as session:
+        doc = price_index_document(session, gpu=name, hub=hub or None, period=period,
+                                   pricing=pricing)  # fmt: skip
     try:
         ref = reference_price(name)
         reference: float | None = ref.cny_per_gpu_hour
@@ -300,6 +293,7 @@ def _index(
         "period": period,
         "pricing": pricing,
         "method": doc["method"],
+        "window_days": doc["window_days"],
         "reference_cny_per_gpu_hour": reference,
         "reference": reference_doc,
         "points": [
@@ -313,31 +307,6 @@ def _index(
             for p in doc["points"]
         ],
     }
-
-
-def _market_fills(records: list[dict[str, Any]], gpu: str, pricing: str) -> list[Any]:
-    """Direct-order fill records as market fills. Every field is already canonical (a
-    catalog GPU name, a site id), so the instruments are built without re-validating each
-    one, which keeps a window of many thousands of fills cheap."""
-    from suanli.market import Fill as MarketFill
-    from suanli.market import Pricing
-    from suanli.market.orders import Instrument, fen
-
-    kind = Pricing(pricing)
-    return [
-        MarketFill(
-            id=r["id"],
-            instrument=Instrument(gpu, r["site"], kind, r["at_h"], r["at_h"] + r["hours"]),
-            bid_id="",
-            ask_id="",
-            buyer="",
-            seller="",
-            gpus=int(r["gpus"]),
-            price_fen_per_gpu_hour=fen(float(r["price_cny_per_gpu_hour"])),
-            cleared_at_h=r["at_h"],
-        )
-        for r in records
-    ]
 
 
 @api.get("/utilization")
@@ -431,12 +400,13 @@ def index_csv(
 
 
 @api.get("/book")
-def book(request: Request) -> dict[str, Any]:
+def book(request: Request, db: DatabaseDep) -> dict[str, Any]:
     """Depth of the call auction's book: open bids and asks per instrument, summed per price
     level (market data: no accounts), and when the next clearing runs."""
-    from suanli.api.routes.market import store as market_store
+    from suanli.store.market import open_orders
 
-    orders = market_store(request).state().book.orders
+    with db.read() as session:
+        orders = open_orders(session)
     every_s = float(getattr(request.app.state, "clear_every_s", 0.0) or 0.0)
     return queries.book_depth(orders, every_s=every_s, now_s=time.time())
 
