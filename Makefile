@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check format bench clean
+.PHONY: demo test test-fast browser check format bench clean
 
 $(STAMP): pyproject.toml
 	@echo "Installing Suanli and its dependencies into $(VENV) (first run only: NumPy, SciPy,"
@@ -17,9 +17,21 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/suanli demo
 
+# Everything: browser tests (after `make browser`), PostgreSQL tests (with
+# SUANLI_TEST_DATABASE_URL), races and volumes.
 test: $(STAMP)
-	@scripts/ensure-browser.sh
 	$(BIN)/python -m pytest -q
+
+# The inner loop: the core and the CLI, no browser, no PostgreSQL, nothing slow (< 1 min).
+FAST_TESTS := tests/catalog tests/geo tests/perf tests/placement tests/sim tests/cli \
+	tests/probe tests/bench tests/test_client.py tests/test_layers.py tests/test_readme.py
+test-fast: $(STAMP)
+	env -u SUANLI_TEST_DATABASE_URL $(BIN)/python -m pytest -q -m "not browser and not slow" \
+		$(FAST_TESTS)
+
+# Headless Chromium and ChromeDriver for the browser tests (Debian, as root); run once.
+browser:
+	scripts/install-browser.sh
 
 check: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from suanli.api.app import create_app
+from suanli.app import create_app
 from suanli.client import ExchangeClient, InProcessTransport
 from suanli.errors import (
     ERRORS_BY_CODE,
@@ -30,7 +30,7 @@ def answering(status: int, body: object) -> httpx.MockTransport:
     return httpx.MockTransport(lambda request: httpx.Response(status, json=body))
 
 
-@pytest.mark.parametrize("cls", sorted(ERRORS_BY_CODE.values(), key=lambda c: c.__name__))
+@pytest.mark.parametrize("cls", list(ERRORS_BY_CODE.values()))
 def test_every_error_the_api_renders_comes_back_as_its_class(cls: type[SuanliError]) -> None:
     if cls is DataFileError:
         raised: SuanliError = DataFileError("bad gpu", path="x.json", field="gpu", hint="fix")

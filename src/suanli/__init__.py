@@ -6,3 +6,5 @@ thin service (``store``, ``api``, ``web``), the hardware ``probe`` and the ``cli
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["__version__"]

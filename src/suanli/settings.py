@@ -2,7 +2,7 @@
 
 :class:`Settings` (pydantic-settings) names each setting, its ``SUANLI_*`` environment
 variable and its default. ``suanli serve`` builds one from its options and the environment
-and hands that object to every worker process (:func:`suanli.api.app.app_for`), so a worker
+and hands that object to every worker process (:func:`suanli.app.app_for`), so a worker
 never reads configuration from ``os.environ`` itself. The service and the CLI read it; the
 pure core never does (it takes its parameters as arguments). Defaults of the domain itself
 (SLO percentile, serving headroom) are not settings: they live in :mod:`suanli.defaults`.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from suanli import catalog
@@ -9,7 +11,12 @@ from suanli.errors import NotFound
 
 
 def test_every_row_carries_a_source() -> None:
-    rows = [*catalog.gpus(), *catalog.sites(), *catalog.cities(), *catalog.rental_prices()]
+    rows: list[Any] = [
+        *catalog.gpus(),
+        *catalog.sites(),
+        *catalog.cities(),
+        *catalog.rental_prices(),
+    ]
     assert rows
     missing = [r for r in rows if not r.source.strip()]
     assert missing == []

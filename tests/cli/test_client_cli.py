@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from suanli.api.app import create_app
+from suanli.app import create_app
 from suanli.cli import remote
 from suanli.cli.main import app as cli
 from suanli.client import InProcessTransport

@@ -78,7 +78,9 @@ mutation = st.one_of(
 )
 
 
-def _mutate(offers: list[dict], requests: list[dict], kind: str, pick: int, what: Any) -> None:
+def _mutate(
+    offers: list[dict[str, Any]], requests: list[dict[str, Any]], kind: str, pick: int, what: Any
+) -> None:
     if kind == "impossible":
         target_kind, field, value = what
         for target in requests:
@@ -96,7 +98,9 @@ def _mutate(offers: list[dict], requests: list[dict], kind: str, pick: int, what
         parent[path[-1]] = what
 
 
-def _run(offers: list[dict], requests: list[dict], fmt: str) -> tuple[Any, Path, Path]:
+def _run(
+    offers: list[dict[str, Any]], requests: list[dict[str, Any]], fmt: str
+) -> tuple[Any, Path, Path]:
     folder = Path(tempfile.mkdtemp(prefix="suanli-place-fuzz-"))
     paths = (folder / f"offers.{fmt}", folder / f"requests.{fmt}")
     for path, key, items in zip(paths, ("offers", "requests"), (offers, requests), strict=True):

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from suanli.api.app import create_app
+from suanli.app import create_app
 from suanli.store import create_key
 from suanli.store.db import resolve_database_url
 from tests.conftest import in_process

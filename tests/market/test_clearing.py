@@ -34,7 +34,7 @@ def small_books(draw: st.DrawFn, max_orders: int = 6, max_qty: int = 3) -> list[
 
 def brute_force_volume(orders: list[Order]) -> int:
     """Largest volume over every fill vector that some uniform price supports."""
-    ranges = []
+    ranges: list[tuple[int, ...]] = []
     for o in orders:
         if o.side is Side.BID and o.all_or_nothing:
             ranges.append((0, o.quantity_gpus))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from suanli.api.app import create_app
+from suanli.app import create_app
 from suanli.cli.demo_exchange import run_exchange_demo
 from tests.conftest import in_process
 

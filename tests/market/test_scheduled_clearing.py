@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 
-from suanli.api.app import create_app
 from suanli.api.scheduler import clear_if_due, period_name
+from suanli.app import create_app
 from suanli.store import Database, create_key
 from tests.conftest import in_process
 

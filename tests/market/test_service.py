@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from suanli.api.app import create_app
+from suanli.app import create_app
 from tests.conftest import in_process
 from tests.market.conftest import Market, keys_for, list_offer
 

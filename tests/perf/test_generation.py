@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from suanli.catalog import gpu, model
@@ -51,7 +53,7 @@ def test_generate_is_the_prefill_plus_every_decode_step(
 def test_generate_checks_its_lengths() -> None:
     arch, g = model("Llama-3.1-8B"), gpu("H100-SXM")
     for field, bad in (("output_tokens", 0), ("prompt_tokens", -1), ("batch", 0)):
-        args = {"batch": 1, "prompt_tokens": 10, "output_tokens": 10, field: bad}
+        args: dict[str, Any] = {"batch": 1, "prompt_tokens": 10, "output_tokens": 10, field: bad}
         with pytest.raises(InvalidRequest) as err:
             generate(arch, g, **args)
         assert err.value.context.get("field") == field

@@ -3,6 +3,8 @@ its default from the checkpoint's quantization config and the engine profile."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, cast
+
 import pytest
 
 from suanli.catalog import gpu, model
@@ -12,6 +14,9 @@ from suanli.perf import decode_step, default_calibration, max_tokens_in_memory, 
 from suanli.perf.generation import throughput
 from suanli.perf.memory import kv_bytes_per_token_per_gpu
 from suanli.perf.sizing import ServeRequest, size
+
+if TYPE_CHECKING:
+    from suanli.perf import Precision
 
 CASES = [
     ("Llama-3.1-8B", "H100-SXM", 1, "fp8"),
@@ -27,18 +32,18 @@ def test_fp8_kv_halves_kv_bytes_and_doubles_the_tokens_that_fit(
     name: str, card: str, tp: int, weights: str
 ) -> None:
     arch, g = model(name), gpu(card)
-    prec: object = weights
+    prec = cast("Precision", weights)
     bf16 = kv_bytes_per_token_per_gpu(arch, tp, "bf16")
     fp8 = kv_bytes_per_token_per_gpu(arch, tp, "fp8")
     assert fp8 == pytest.approx(bf16 / 2)
     fit16 = memory_fit(
         arch, g, tokens_in_flight=100_000, tp=tp, precision=prec, kv_precision="bf16"
-    )  # type: ignore[arg-type]
-    fit8 = memory_fit(arch, g, tokens_in_flight=100_000, tp=tp, precision=prec, kv_precision="fp8")  # type: ignore[arg-type]
+    )
+    fit8 = memory_fit(arch, g, tokens_in_flight=100_000, tp=tp, precision=prec, kv_precision="fp8")
     assert fit8.kv_cache_gb == pytest.approx(fit16.kv_cache_gb / 2)
     assert fit8.weights_gb == fit16.weights_gb  # the weights are untouched
-    n16 = max_tokens_in_memory(arch, g, tp=tp, precision=prec, kv_precision="bf16")  # type: ignore[arg-type]
-    n8 = max_tokens_in_memory(arch, g, tp=tp, precision=prec, kv_precision="fp8")  # type: ignore[arg-type]
+    n16 = max_tokens_in_memory(arch, g, tp=tp, precision=prec, kv_precision="bf16")
+    n8 = max_tokens_in_memory(arch, g, tp=tp, precision=prec, kv_precision="fp8")
     assert n16 > 0
     assert n8 in (2 * n16, 2 * n16 + 1)  # floor(2x) of the same free bytes
 
@@ -48,7 +53,7 @@ def test_fp8_kv_raises_the_max_batch_at_load_accordingly(
     name: str, card: str, tp: int, weights: str
 ) -> None:
     arch, g = model(name), gpu(card)
-    prec: object = weights
+    prec = cast("Precision", weights)
     common = {"prompt_tokens": 2000, "output_tokens": 500, "tp": tp, "precision": prec}
     b16 = throughput(arch, g, kv_precision="bf16", max_batch=10**9, **common)  # type: ignore[arg-type]
     b8 = throughput(arch, g, kv_precision="fp8", max_batch=10**9, **common)  # type: ignore[arg-type]
@@ -72,13 +77,13 @@ def test_default_kv_precision_follows_the_engine_profile_for_fp8_weights() -> No
     arch, g = model("Llama-3.1-70B"), gpu("H100-SXM")
     cal = default_calibration()
     assert not cal.fp8_kv_with_fp8_weights  # vLLM keeps a 16-bit cache by default
-    args = {"batch": 8, "context": 1024, "tp": 2}
-    assert decode_step(arch, g, precision="fp8", **args).kv_precision == "bf16"  # type: ignore[arg-type]
-    trt = decode_step(arch, g, precision="fp8", engine="tensorrt-llm", **args)  # type: ignore[arg-type]
+    args: dict[str, Any] = {"batch": 8, "context": 1024, "tp": 2}
+    assert decode_step(arch, g, precision="fp8", **args).kv_precision == "bf16"
+    trt = decode_step(arch, g, precision="fp8", engine="tensorrt-llm", **args)
     assert trt.kv_precision == "fp8"
     assert (
         decode_step(arch, g, precision="bf16", engine="tensorrt-llm", **args).kv_precision == "bf16"
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_checkpoint_declares_weights_and_kv_cache_precision() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,6 +18,9 @@ from suanli.perf import (
     memory_fit,
     prefill,
 )
+
+if TYPE_CHECKING:
+    from suanli.perf import Precision
 
 
 def test_batch_one_decode_is_memory_bound_near_bytes_over_bandwidth() -> None:
@@ -81,10 +86,11 @@ def test_moe_batch_one_reads_far_fewer_bytes_than_its_parameters() -> None:
         ("deepseek-v3", "h200", 8, "fp8"),
     ):
         arch = model(name)
-        one = decode_step(arch, gpu(card), batch=1, context=100, tp=tp, precision=precision)
+        prec = cast("Precision", precision)
+        one = decode_step(arch, gpu(card), batch=1, context=100, tp=tp, precision=prec)
         wb = 1.0 if precision == "fp8" else 2.0
         assert one.bytes_moved < 0.2 * arch.total_params * wb / tp
-        big = decode_step(arch, gpu(card), batch=256, context=100, tp=tp, precision=precision)
+        big = decode_step(arch, gpu(card), batch=256, context=100, tp=tp, precision=prec)
         assert big.bytes_moved > 3 * one.bytes_moved
 
 
@@ -211,8 +217,8 @@ def test_every_catalog_model_on_every_gpu_gives_finite_times_or_a_clear_error() 
                     try:
                         d = decode_step(
                             arch, card, batch=4, context=512, tp=tp, precision=precision
-                        )  # type: ignore[arg-type]
-                        p = prefill(arch, card, prompt_tokens=512, tp=tp, precision=precision)  # type: ignore[arg-type]
+                        )
+                        p = prefill(arch, card, prompt_tokens=512, tp=tp, precision=precision)
                     except InvalidRequest as exc:
                         assert exc.field in ("precision", "tp")
                         continue

@@ -17,6 +17,7 @@ from suanli.placement import (
 )
 from suanli.placement.model import Demand
 from suanli.placement.problem import Problem
+from tests.placement.oracle import Oracle
 
 CITIES = ("c0", "c1")
 SITES = ("s0", "s1", "s2")
@@ -91,11 +92,14 @@ def _spreads(units: int, offers: list[int]) -> list[tuple[int, ...]]:
     return out
 
 
-def brute_force(p: Problem) -> float:
-    """The least objective over every plan, by exhaustive search (tiny instances only)."""
+def brute_force(p: Problem, oracle: Oracle) -> float:
+    """The least objective over every plan, by exhaustive search (tiny instances only).
+
+    Which offers may take a unit, what it occupies there and what it costs come from the
+    independent :class:`~tests.placement.oracle.Oracle`, not from the compiled problem;
+    only the problem's shape (alternatives, groups, units) and its penalty are read."""
     alt_start = p.alt_range()
     grp_start = p.group_range()
-    cost = p.offer_cost
     penalty = p.unplaced_penalty()
     best = math.inf
 
@@ -104,30 +108,30 @@ def brute_force(p: Problem) -> float:
         for a in range(int(alt_start[d]), int(alt_start[d + 1])):
             per_group = []
             for g in range(int(grp_start[a]), int(grp_start[a + 1])):
-                k, n = int(p.group_k[g]), int(p.group_units[g])
-                ok = [int(o) for o in np.flatnonzero(p.mask(int(p.group_elig[g]), k))]
+                n = int(p.group_units[g])
+                ok = oracle.offers_for(g)
                 options = []
                 for spread in _spreads(n, ok):
                     use: dict[int, int] = {}
                     c = 0.0
                     for o, u in zip(ok, spread, strict=True):
                         if u:
-                            fp = int(p.footprint(k, int(p.offer_node[o])))
+                            fp = oracle.footprint(g, o)
                             use[o] = use.get(o, 0) + u * fp
-                            c += u * fp * float(cost[o])
+                            c += u * fp * oracle.cost(o)
                     options.append((c, use))
                 per_group.append(options)
             for combo in itertools.product(*per_group):
                 total = sum(c for c, _ in combo)
-                use: dict[int, int] = {}
-                for _, u in combo:
-                    for o, x in u.items():
-                        use[o] = use.get(o, 0) + x
-                out.append((total, use))
+                merged: dict[int, int] = {}
+                for _, used in combo:
+                    for o, x in used.items():
+                        merged[o] = merged.get(o, 0) + x
+                out.append((total, merged))
         return out
 
     per_demand = [choices(d) for d in range(p.n_demands)]
-    cap = p.offer_cap
+    cap = np.array([offer.count for offer in oracle.offers], dtype=np.int64)
     for combo in itertools.product(*per_demand):
         total = sum(c for c, _ in combo)
         if total >= best:

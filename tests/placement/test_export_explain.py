@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -44,7 +45,7 @@ def test_split_by_region_when_no_site_serves_both() -> None:
 
 
 def test_explanation_lists_chosen_and_rejected_with_reasons() -> None:
-    demands = [_serve(10.0, (("shanghai", 1.0),)), GangDemand("train", 16, ("H100",))]
+    demands: list[Any] = [_serve(10.0, (("shanghai", 1.0),)), GangDemand("train", 16, ("H100",))]
     plan = place(demands, OFFERS, RTT)
     ex = plan.explanations["chat"]
     assert ex.placed and ex.considered == 3
@@ -72,7 +73,7 @@ def test_unplaced_demand_has_its_binding_reason() -> None:
 
 @pytest.mark.parametrize("fmt", ["skypilot", "k8s"])
 def test_export_writes_parseable_manifests(fmt: str) -> None:
-    demands = [_serve(10.0, (("shanghai", 1.0),)), GangDemand("train", 16, ("H100",))]
+    demands: list[Any] = [_serve(10.0, (("shanghai", 1.0),)), GangDemand("train", 16, ("H100",))]
     plan = place(demands, OFFERS, RTT)
     files = export(plan, fmt)  # type: ignore[arg-type]
     docs = {name: list(yaml.safe_load_all(text)) for name, text in files.items()}

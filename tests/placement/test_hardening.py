@@ -35,7 +35,7 @@ def test_every_fabric_name_parses_and_nothing_else_does() -> None:
 def test_api_fabrics_are_the_placement_fabrics() -> None:
     from typing import get_args
 
-    from suanli.api.schemas import Fabric
+    from suanli.inputs import Fabric
 
     assert set(get_args(Fabric)) == set(FABRICS)
 
@@ -115,7 +115,8 @@ def test_unplaced_gpus_are_reported_apart_from_the_cost_gap() -> None:
     assert plan.cost_lower_bound == pytest.approx(70.0)
     assert plan.gap == pytest.approx(80 / 70 - 1)
     # On the objective the same plan looks far closer: penalties dwarf the cost.
-    assert plan.objective_gap is not None and plan.objective_gap < plan.gap / 10
+    assert plan.gap is not None and plan.objective_gap is not None
+    assert plan.objective_gap < plan.gap / 10
     # A plan that leaves more GPUs unplaced than the bound has no comparable cost gap.
     worse = _placement(lower_bound=160.0, lp_unplaced=0, place_both=False)
     assert worse.unplaced_gpus == 8 and worse.unplaced_gpus_bound == 0

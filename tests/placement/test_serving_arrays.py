@@ -34,8 +34,8 @@ def test_costs_within_half_a_percent_of_the_placement_engine(world: World, seed:
     rng = np.random.default_rng(seed)
     for hour in (3, 12, 21):
         # Scarce capacity and uneven asks, so the choice matters.
-        free = (world.inventory - world.base) * rng.uniform(0.2, 0.6, world.inventory.shape)
-        free = free.astype(np.int64)
+        scarce = (world.inventory - world.base) * rng.uniform(0.2, 0.6, world.inventory.shape)
+        free = scarce.astype(np.int64)
         ask = world.ask0 * rng.uniform(0.8, 1.2, world.ask0.shape)
         need = rate[hour]
         ok = feasible(world, ask)

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from suanli.api.app import create_app
+from suanli.app import create_app
 from suanli.catalog import gpu
 from suanli.client import InProcessTransport
 from suanli.errors import DataFileError, Forbidden, InvalidRequest, Unauthorized

@@ -243,8 +243,8 @@ def test_revoked_key_stops_working(sqlite_exchange: Exchange) -> None:
     from suanli.store.models import ApiKey, utcnow
 
     app = sqlite_exchange.app
-    with app.state.db.write() as session:  # type: ignore[attr-defined]
+    with app.state.db.write() as session:
         session.get(ApiKey, sqlite_exchange.key_ids["buyer_b"]).revoked_at = utcnow()
-    app.state.key_cache.clear()  # type: ignore[attr-defined]
+    app.state.key_cache.clear()
     response = sqlite_exchange.client.get("/offers", headers=sqlite_exchange.as_("buyer_b"))
     assert response.status_code == 401

@@ -35,9 +35,7 @@ def test_outage_during_key_lookup_is_503(
     ex = sqlite_exchange
     ex.app.state.key_cache.clear()
     import suanli.api.deps as deps
-    import suanli.api.fastpath as fastpath
 
-    monkeypatch.setattr(fastpath, "caller_for_key", _outage)
     monkeypatch.setattr(deps, "caller_for_key", _outage)
     body = {"items": [{"offer_id": 1, "gpus": 1}]}
     response = ex.client.post(path, json=body, headers=ex.as_("buyer_a"))

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from suanli.api.app import create_app
+from suanli.app import create_app
 from suanli.store import create_key
 from suanli.store.offers import insert_offer
 

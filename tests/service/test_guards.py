@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from suanli.api.app import create_app
+from suanli.app import create_app
 from suanli.settings import Settings
 from suanli.store import create_key
 
@@ -138,7 +139,9 @@ def test_bad_limit_setting_names_its_variable(monkeypatch: pytest.MonkeyPatch) -
         ({"typo_field": 1}, "typo_field"),
     ],
 )
-def test_offer_bodies_are_strict(sqlite_exchange: Exchange, change: dict, field: str) -> None:
+def test_offer_bodies_are_strict(
+    sqlite_exchange: Exchange, change: dict[str, Any], field: str
+) -> None:
     ex = sqlite_exchange
     response = ex.client.post("/offers", json={**OFFER, **change}, headers=ex.as_("seller_a"))
     assert response.status_code == 422, response.text

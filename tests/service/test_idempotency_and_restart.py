@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from suanli.api.app import create_app
+from suanli.app import create_app
 from suanli.store.migrate import current_revision
 from suanli.store.models import Fill, Lease, Offer, Order
 from tests.conftest import in_process

@@ -15,7 +15,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from suanli.api.app import create_app
+from suanli.app import create_app
 from suanli.store import create_key
 from tests.service.conftest import OFFER
 

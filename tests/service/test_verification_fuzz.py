@@ -19,7 +19,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from suanli.api.app import create_app
+from suanli.app import create_app
 from suanli.probe.record import content_sha256
 from suanli.store import create_key
 
@@ -69,7 +69,7 @@ def _with(record: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str
 
 
 @pytest.fixture(scope="module")
-def seller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, dict]]:
+def seller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, dict[str, str]]]:
     folder = tmp_path_factory.mktemp("fuzz-verifications")
     from suanli.store import Database
 
@@ -84,7 +84,7 @@ def seller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClien
 
 @pytest.mark.parametrize(("path", "value", "field"), REVIEW_CASES)
 def test_odd_types_with_a_valid_hash_are_422_naming_the_field(
-    seller: tuple[TestClient, dict], path: tuple[Any, ...], value: Any, field: str
+    seller: tuple[TestClient, dict[str, str]], path: tuple[Any, ...], value: Any, field: str
 ) -> None:
     client, auth = seller
     response = client.post("/verifications", json=_with(RECORD, path, value), headers=auth)
@@ -113,7 +113,7 @@ json_values = st.recursive(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_no_record_gives_a_server_error(
-    seller: tuple[TestClient, dict], path: tuple[Any, ...], value: Any
+    seller: tuple[TestClient, dict[str, str]], path: tuple[Any, ...], value: Any
 ) -> None:
     client, auth = seller
     response = client.post("/verifications", json=_with(RECORD, path, value), headers=auth)

@@ -4,7 +4,7 @@ no wider than a phone, the same names as the dashboard, in English and in Chines
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -48,7 +48,12 @@ def result() -> SimResult:
 @pytest.mark.parametrize("lang", ["en", "zh-CN"])
 @pytest.mark.parametrize("width", [1440, 390])
 def test_no_chart_text_leaves_its_chart(
-    browser: Any, result: SimResult, tmp_path: Path, screenshot_dir: Path, lang: str, width: int
+    browser: Any,
+    result: SimResult,
+    tmp_path: Path,
+    screenshot_dir: Path,
+    lang: Literal["en", "zh-CN"],
+    width: int,
 ) -> None:
     page = tmp_path / f"report-{lang}.html"
     page.write_text(render_report(result, lang), encoding="utf-8")

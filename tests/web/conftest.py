@@ -25,7 +25,7 @@ from tests.web.factories import backdate_offers, insert_history
 
 def build_app(url: str) -> Any:
     """The service's app (which includes the dashboard's router)."""
-    from suanli.api.app import create_app
+    from suanli.app import create_app
 
     return create_app(url)
 

@@ -45,8 +45,8 @@ def insert_offers(db: Database, n: int, *, seed: int = 0, days_back: float = 30)
                 "updated_at": created,
             }
         )
-    with db.write() as s:
-        s.execute(insert(Offer), rows)
+    with db.write() as session:
+        session.execute(insert(Offer), rows)
 
 
 def _sqlite_times(now: datetime, hours_ago: np.ndarray) -> list[str]:

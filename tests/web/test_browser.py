@@ -1,7 +1,7 @@
 """End-to-end: the dashboard in headless Chromium against a real server on loopback.
 
-Needs Debian's ``chromium`` and ``chromium-driver`` (``make test`` installs them where it
-can) and the ``selenium`` package; skipped with a message otherwise. Screenshots go to
+Needs Debian's ``chromium`` and ``chromium-driver`` (``make browser`` installs them, once, as
+root) and the ``selenium`` package; skipped with a message otherwise. Screenshots go to
 ``$SUANLI_SCREENSHOT_DIR`` (else a pytest temp folder) and are listed in the test output.
 """
 
@@ -37,7 +37,7 @@ WAIT_S = 15
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if CHROMIUM is None or DRIVER is None:
-        pytest.skip("headless Chromium not found: apt-get install chromium chromium-driver")
+        pytest.skip("headless Chromium not found: run `make browser` (as root) first")
     webdriver = pytest.importorskip("selenium.webdriver", reason="pip install selenium")
     from selenium.webdriver.chrome.service import Service
 

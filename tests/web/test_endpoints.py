@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.web.conftest import LiveServer
@@ -50,7 +52,7 @@ def test_offers_filter_sort_and_paginate(live_server: LiveServer) -> None:
         assert h100["total"] == 3 and {o["gpu"] for o in h100["items"]} == {"H100-SXM"}
         prices = [o["price_cny_per_gpu_hour"] for o in h100["items"]]
         assert prices == sorted(prices)
-        params = {"max_price": 5, "sort": "price", "order": "desc"}
+        params: dict[str, Any] = {"max_price": 5, "sort": "price", "order": "desc"}
         cheap = c.get("/web/api/offers", params=params)
         got = [o["price_cny_per_gpu_hour"] for o in cheap.json()["items"]]
         assert got == sorted(got, reverse=True) and max(got) <= 5

@@ -1,5 +1,8 @@
-"""The exchange's HTTP API (service layer): app factory, routes, auth, errors, metrics.
+"""The exchange's HTTP API (service layer): routes, auth, errors, metrics.
 
-``suanli.api.app.create_app(database_url=None)`` builds the app; ``suanli.api.deps`` holds
-the dependencies routers use (``DatabaseDep``, ``get_caller``, ``require_roles``, paging).
+:func:`suanli.app.create_app` assembles the application (these routers plus the
+dashboard's); ``suanli.api.deps`` holds the shared state and the dependencies routers use
+(``DatabaseDep``, ``MetricsDep``, ``get_caller``, ``require_roles``, paging).
 """
+
+__all__: list[str] = []  # import the modules: deps, errors, routes.*

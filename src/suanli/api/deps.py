@@ -1,6 +1,9 @@
-"""Dependencies shared by every router: the database, the caller, pagination.
+"""Dependencies shared by every router: the app's shared state, the caller, pagination.
 
-For a new router (market, web)::
+:class:`SharedState` is what every request of one app shares (the database, the metrics,
+the key cache, the dashboard's aggregate cache); :func:`suanli.app.create_app` creates it
+once and routers reach each part through an ``Annotated`` dependency (``DatabaseDep``,
+``MetricsDep``, ``AggregateCacheDep``, ``ClearEveryDep``). For a new router::
 
     from fastapi import APIRouter, Depends
     from suanli.api.deps import Caller, DatabaseDep, get_caller, require_roles
@@ -12,8 +15,8 @@ For a new router (market, web)::
         with db.read() as session:
             ...
 
-then add ``app.include_router(router)`` to :func:`suanli.api.app.create_app` (one line in
-``_ROUTERS``). ``get_caller`` reads ``Authorization: Bearer <key>`` or ``X-API-Key``;
+then import it in :mod:`suanli.app` and add it to ``ROUTERS``. :func:`authenticate` reads
+``Authorization: Bearer <key>`` or ``X-API-Key`` (the order fast path calls it too);
 missing or unknown keys get 401, a wrong role 403. ``optional_caller`` gives None instead
 of 401 for endpoints that are public but show more to a key holder.
 """
@@ -22,19 +25,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 
+from suanli.api.metrics import Metrics
 from suanli.errors import Forbidden, Unauthorized
 from suanli.store.db import Database
 from suanli.store.keys import Caller, hash_key, lookup_key
 
 __all__ = [
+    "AggregateCache",
+    "AggregateCacheDep",
     "Caller",
+    "ClearEveryDep",
     "DatabaseDep",
+    "MetricsDep",
     "PageParams",
+    "Paging",
+    "SharedState",
+    "authenticate",
     "get_caller",
     "get_database",
     "optional_caller",
@@ -44,14 +55,57 @@ __all__ = [
 MAX_LIMIT = 500
 _KEY_CACHE_TTL_S = 5.0
 
+#: (expiry on the monotonic clock, value) per key: a few seconds of per-process memory.
+AggregateCache = dict[tuple[Any, ...], tuple[float, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class SharedState:
+    """What every request to one app shares, created once by ``create_app``."""
+
+    db: Database
+    metrics: Metrics
+    clear_every_s: float = 0.0  # the market's clearing period (0: on demand only)
+    key_cache: dict[str, tuple[Caller, float]] = field(default_factory=dict)
+    aggregates: AggregateCache = field(default_factory=dict)
+
+    def install(self, app: FastAPI) -> None:
+        """Put each part on ``app.state`` (where the dependencies below read it)."""
+        app.state.db = self.db
+        app.state.metrics = self.metrics
+        app.state.clear_every_s = self.clear_every_s
+        app.state.key_cache = self.key_cache
+        app.state.aggregates = self.aggregates
+
 
 async def get_database(request: Request) -> Database:
-    """The app's :class:`Database` (set by ``create_app``)."""
+    """The app's :class:`Database`."""
     db: Database = request.app.state.db
     return db
 
 
+async def get_metrics(request: Request) -> Metrics:
+    """The app's request metrics."""
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+async def get_clear_every_s(request: Request) -> float:
+    """Seconds between the market's own clearing rounds (0: only on demand)."""
+    every_s: float = request.app.state.clear_every_s
+    return every_s
+
+
+async def get_aggregate_cache(request: Request) -> AggregateCache:
+    """The app's cache of dashboard aggregates."""
+    cache: AggregateCache = request.app.state.aggregates
+    return cache
+
+
 DatabaseDep = Annotated[Database, Depends(get_database)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+AggregateCacheDep = Annotated[AggregateCache, Depends(get_aggregate_cache)]
+ClearEveryDep = Annotated[float, Depends(get_clear_every_s)]
 
 
 def _presented_key(request: Request) -> str | None:

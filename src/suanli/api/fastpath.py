@@ -3,7 +3,8 @@
 FastAPI's per-request machinery (routing over every route, dependency solving, the
 request/response wrappers) cost about as much CPU as the order itself. This middleware
 answers a well-formed buyer order before FastAPI's router sees it, with the *same* pieces
-the route uses: the cached key look-up (:func:`suanli.api.deps.caller_for_key`), the
+the route uses: the same authentication function as the dependencies
+(:func:`suanli.api.deps.authenticate`, with its cached key look-up), the
 ``OrderIn`` schema, :func:`suanli.api.routes.orders.order_action` inside
 :func:`suanli.api.idempotency.post` (so the conditional updates, the all-or-nothing
 transaction and ``Idempotency-Key`` behave identically) and the app's error handlers.
@@ -22,29 +23,19 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from suanli.api.deps import caller_for_key
+from suanli.api.deps import authenticate
 from suanli.api.errors import response_for
 from suanli.api.idempotency import post
+from suanli.api.routes.orders import order_action
+from suanli.api.routes.orders import router as orders_router
 from suanli.api.schemas import OrderIn
+from suanli.errors import Unauthorized
 
 PATH = "/orders"
 
 
-def _secret(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, bool]:
-    """The presented API key (as :func:`suanli.api.deps._presented_key` reads it) and
-    whether the content type is JSON."""
-    bearer = api_key = None
-    json_body = False
-    for name, value in headers:
-        if name == b"authorization":
-            scheme, _, rest = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and rest.strip():
-                bearer = rest.strip()
-        elif name == b"x-api-key":
-            api_key = value.decode("latin-1").strip() or None
-        elif name == b"content-type":
-            json_body = value.split(b";", 1)[0].strip().lower() == b"application/json"
-    return bearer or api_key, json_body
+def _is_json(content_type: str | None) -> bool:
+    return (content_type or "").split(";", 1)[0].strip().lower() == "application/json"
 
 
 class FastOrders:
@@ -57,9 +48,7 @@ class FastOrders:
 
     def _order_route(self) -> Any:
         if self._route is None:
-            from suanli.api.routes.orders import router
-
-            for route in router.routes:
+            for route in orders_router.routes:
                 if getattr(route, "path", None) == PATH and "POST" in getattr(route, "methods", ()):
                     self._route = route
         return self._route
@@ -82,14 +71,15 @@ class FastOrders:
 
     async def _serve(self, scope: Scope, raw: bytes, send: Send) -> bool:
         """Answer the order; False when the full application should answer instead."""
-        secret, json_body = _secret(scope["headers"])
-        if secret is None or not json_body:
+        request = Request(scope)
+        if not _is_json(request.headers.get("content-type")):
             return False
-        state = self.fastapi_app.state
         try:
-            caller = caller_for_key(state, secret)
+            caller = authenticate(request)
+        except Unauthorized:
+            return False  # the application gives the 401
         except Exception as exc:  # the key look-up reads the database: outages are 503 too
-            handled = response_for(Request(scope), exc)
+            handled = response_for(request, exc)
             if handled is None:
                 raise
             await handled(scope, _no_body, send)
@@ -100,13 +90,10 @@ class FastOrders:
             body = OrderIn.model_validate_json(raw)
         except ValidationError:
             return False
-        from suanli.api.routes.orders import order_action
-
-        scope.setdefault("state", {})["key_id"] = caller.key_id
         route = self._order_route()
         if route is not None:
             scope["route"] = route  # the metrics middleware labels by route template
-        request = Request(scope)
+        state = self.fastapi_app.state
         try:
             response = await post(
                 request,

@@ -11,6 +11,13 @@ row), order writes spread over 64 offers, and order writes with a fresh
 p50/p99 latency, the server's CPU time per request (Linux ``/proc``; less sensitive than
 wall-clock figures to other load on a shared machine), and checks that the GPUs reserved
 equal the GPUs the successful orders asked for.
+
+In the same run, on the same database, it drives the bare endpoint of
+:mod:`suanli.bench.bare` (FastAPI, pydantic, one row inserted per request, served by the
+same uvicorn settings) with the same order body, and reports Suanli's order write against
+it (``versus_bare``): writes per second as a fraction of the bare endpoint's, and server
+CPU per request as a multiple of it. Those ratios, unlike the raw figures, carry across
+machines.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, func, select, text
 
+from suanli.bench import bare
 from suanli.bench.server import ServerProcess
 from suanli.store import Database, create_key
 from suanli.store.db import resolve_database_url
@@ -239,22 +247,57 @@ def _run_backend(
                 idempotent=True,
             )
         )
+    bare.prepare(db)
+    with ServerProcess(url, workers=workers, factory="suanli.bench.bare:app_from_env") as server:
+        bare_phase = _phase(
+            server,
+            "bare_writes",
+            bare.PATH,
+            buyer.secret,
+            order_body,
+            seconds=seconds,
+            concurrency=concurrency,
+        )
     with db.read() as session:
         ordered = session.scalar(select(func.coalesce(func.sum(Order.gpus), 0))) or 0
         reserved = (
             session.scalar(select(func.coalesce(func.sum(Offer.count - Offer.available), 0))) or 0
         )
+        bare_rows = session.scalar(select(func.count()).select_from(bare.rows)) or 0
     db.dispose()
+    phases.append(bare_phase)
     for phase in phases:
         phase["backend"] = backend
         phase["workers"] = workers
+    orders = next(p for p in phases if p["phase"] == "order_writes")
     return {
         "backend": backend,
         "workers": workers,
         "phases": phases,
+        "versus_bare": versus_bare(orders, bare_phase),
         "gpus_reserved": int(reserved),
         "gpus_in_orders": int(ordered),
         "oversold": int(reserved) != int(ordered),
+        "bare_rows_written": int(bare_rows),
+    }
+
+
+def versus_bare(orders: dict[str, Any], bare_phase: dict[str, Any]) -> dict[str, Any]:
+    """Suanli's order write against the bare insert measured in the same run: writes/s as a
+    fraction of the bare endpoint's (higher is better), server CPU per request as a multiple
+    of it (lower is better)."""
+    rate = (
+        orders["writes_per_s"] / bare_phase["writes_per_s"] if bare_phase["writes_per_s"] else None
+    )
+    cpu_orders = orders.get("server_cpu_ms_per_request")
+    cpu_bare = bare_phase.get("server_cpu_ms_per_request")
+    cpu = cpu_orders / cpu_bare if cpu_orders and cpu_bare else None
+    return {
+        "phase": "order_writes",
+        "writes_per_s_ratio": None if rate is None else round(rate, 3),
+        "server_cpu_per_request_ratio": None if cpu is None else round(cpu, 3),
+        "bare_writes_per_s": bare_phase["writes_per_s"],
+        "bare_server_cpu_ms_per_request": cpu_bare,
     }
 
 
@@ -328,6 +371,7 @@ def run_api_bench(
             sqlite_orders["writes_per_s"] >= TARGET_WRITES_PER_S
             and (sqlite_orders["p99_ms"] or 1e9) < TARGET_P99_MS
         ),
+        "versus_bare": {b["backend"]: b["versus_bare"] for b in backends},
         "backends": backends,
         "oversold": any(b["oversold"] for b in backends),
         "wall_s": round(time.time() - started, 1),

@@ -1,4 +1,5 @@
-"""Run ``suanli serve`` in a child process on loopback (for the race test and the bench).
+"""Run ``suanli serve`` (or another ASGI app factory under uvicorn, as the bench's bare
+endpoint) in a child process on loopback (for the race test and the bench).
 
 The server gets its own process group, so stopping it (SIGTERM, then SIGKILL after a grace
 period) takes every uvicorn worker with it, even if the test that started it fails.
@@ -35,10 +36,12 @@ class ServerProcess:
         *,
         workers: int = 1,
         startup_timeout_s: float = 60.0,
-        extra_env: dict[str, str] | None = None,
+        factory: str | None = None,
     ) -> None:
+        """``factory`` (``module:function``) runs that app under uvicorn instead of
+        ``suanli serve``; it must answer ``GET /healthz``."""
         self.database_url = database_url
-        self.extra_env = dict(extra_env or {})
+        self.factory = factory
         self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -54,11 +57,15 @@ class ServerProcess:
             SUANLI_RATE_LIMIT_PER_IP="",
             SUANLI_RATE_LIMIT_PER_KEY="",
             SUANLI_RATE_LIMIT_AUTH_FAILURES="",
-            **self.extra_env,
         )
+        if self.factory is None:
+            command = [sys.executable, "-m", "suanli", "serve"]
+        else:
+            command = [sys.executable, "-m", "uvicorn", "--factory", self.factory,
+                       "--host", "127.0.0.1"]  # fmt: skip
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "suanli", "serve",
+                *command,
                 "--port", str(self.port),
                 "--workers", str(self.workers),
                 "--log-level", "warning",

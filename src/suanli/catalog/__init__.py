@@ -4,6 +4,7 @@ All rows come from package data and carry their source; look-ups are forgiving a
 unknown name raises :class:`~suanli.errors.NotFound` listing the closest matches.
 """
 
+from suanli.catalog._lookup import normalise
 from suanli.catalog.geography import City, Site, cities, city, place, site, sites
 from suanli.catalog.gpus import Gpu, gpu, gpus
 from suanli.catalog.models import ModelArch, load_hf_config, model, models
@@ -22,6 +23,7 @@ __all__ = [
     "load_hf_config",
     "model",
     "models",
+    "normalise",
     "place",
     "reference_price",
     "reference_prices",

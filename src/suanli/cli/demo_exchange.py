@@ -41,7 +41,7 @@ DEMO_REQUEST: dict[str, Any] = {
 
 def run_exchange_demo(database_path: Path) -> dict[str, Any]:
     """List offers, quote and order a serving request, and read the index back."""
-    from suanli.api.app import create_app
+    from suanli.app import create_app
     from suanli.client import ExchangeClient, InProcessTransport
     from suanli.errors import SuanliError
     from suanli.store import Database

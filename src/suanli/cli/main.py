@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from typer import _click
 from typer.core import TyperGroup
 
 from suanli.errors import SuanliError
@@ -19,7 +18,7 @@ from suanli.errors import SuanliError
 class _SuanliGroup(TyperGroup):
     """Root group: any :class:`SuanliError` becomes one clear line and exit code 2."""
 
-    def invoke(self, ctx: _click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer.Context (typer keeps its click private)
         try:
             return super().invoke(ctx)
         except SuanliError as exc:

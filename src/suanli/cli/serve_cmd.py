@@ -62,7 +62,7 @@ def serve(
     # prometheus_client picks its multiprocess mode from this variable when a worker first
     # imports it (the library offers no other switch); the workers inherit it.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    from suanli.api.app import app_for
+    from suanli.app import app_for
 
     config = uvicorn.Config(
         functools.partial(app_for, settings, supervised=workers > 1),

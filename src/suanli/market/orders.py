@@ -21,8 +21,7 @@ from functools import cache, lru_cache
 from types import MappingProxyType
 
 from suanli.catalog import gpu as catalog_gpu
-from suanli.catalog import sites
-from suanli.catalog._lookup import normalise
+from suanli.catalog import normalise, sites
 from suanli.errors import InvalidRequest, NotFound
 
 FEN_PER_CNY = 100

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from suanli.catalog._lookup import normalise
+from suanli.catalog import normalise
 from suanli.catalog.gpus import Gpu
 from suanli.probe.detect import DetectedGpu
 

@@ -180,45 +180,66 @@ def judge(
     *,
     memory_gib: float | None = None,
 ) -> Verdict:
-    """The verdict for one GPU from its identification and measurements."""
-    by_name = {g.name: g for g in catalog}
-    measured = {m.name: m.value for m in measurements if m.value is not None}
-    key_measured = {k: v for k, v in measured.items() if k in KEY_FIGURES}
+    """The verdict for one GPU from its identification and measurements: what it measures
+    like, then its claim checked against the catalog, each figure against its band, and
+    whether the figures say it is another GPU."""
+    key_measured = {
+        m.name: m.value for m in measurements if m.value is not None and m.name in KEY_FIGURES
+    }
     like, scores = measures_like(catalog, key_measured, memory_gib) if key_measured else ((), {})
-    claimed = by_name.get(identification.claimed or "")
+    claimed = {g.name: g for g in catalog}.get(identification.claimed or "")
     if claimed is None:
-        reason = "the reported name is not in the Suanli catalog"
-        if like:
-            reason += f"; it measures like {' or '.join(like)}"
-        return Verdict("unknown", (reason,), like, ())
+        return _unknown(like)
     figures = tuple(check_figure(claimed, m) for m in measurements if m.name in BANDS)
-    reasons = [f"{c.name}: {c.note}" for c in identification.mismatches]
-    warnings = [f"{c.name}: {c.note}" for c in identification.checks if c.status == "warning"]
+    identity = [f"{c.name}: {c.note}" for c in identification.mismatches]
     if not key_measured:
-        return Verdict(
-            "mismatch" if reasons else "unmeasured",
-            (*reasons, "no GPU figure was measured (is PyTorch with CUDA installed?)"),
-            like,
-            figures,
-        )
+        return _unmeasured(identity, like, figures)
     off_key = [f for f in figures if f.name in KEY_FIGURES and f.status in ("low", "high")]
     off_other = [f for f in figures if f.name not in KEY_FIGURES and f.status in ("low", "high")]
-    claimed_score = scores.get(claimed.name, 0.0)
-    best_score = min(scores.values())
-    relabelled = (
-        bool(off_key) and claimed.name not in like and best_score < MISMATCH_RATIO * claimed_score
-    )
-    if relabelled:
-        reasons.append(
-            f"reports {claimed.name} but measures like {' or '.join(like)} "
-            f"(fit {best_score:.2f} against {claimed_score:.2f})"
-        )
-    reasons.extend(f.note for f in off_key)
-    notes = warnings + [f.note for f in off_other]
-    if identification.mismatches or relabelled:
-        status = "mismatch"
-    elif off_key:
-        status = "degraded"
-    else:
-        status = "verified"
+    relabelled = _relabelled(claimed.name, bool(off_key), like, scores)
+    status = _status(mismatch=bool(identity) or relabelled is not None, degraded=bool(off_key))
+    reasons = [*identity, *([relabelled] if relabelled else []), *(f.note for f in off_key)]
+    warnings = [f"{c.name}: {c.note}" for c in identification.checks if c.status == "warning"]
+    notes = [*warnings, *(f.note for f in off_other)]
     return Verdict(status, tuple(reasons + notes), like, figures)
+
+
+def _unknown(like: tuple[str, ...]) -> Verdict:
+    """A reported name the catalog does not know (with what the figures look like)."""
+    reason = "the reported name is not in the Suanli catalog"
+    if like:
+        reason += f"; it measures like {' or '.join(like)}"
+    return Verdict("unknown", (reason,), like, ())
+
+
+def _unmeasured(
+    identity: list[str], like: tuple[str, ...], figures: tuple[FigureCheck, ...]
+) -> Verdict:
+    """No key figure measured: a mismatch if the identity already contradicts the claim."""
+    return Verdict(
+        "mismatch" if identity else "unmeasured",
+        (*identity, "no GPU figure was measured (is PyTorch with CUDA installed?)"),
+        like,
+        figures,
+    )
+
+
+def _relabelled(
+    claimed: str, off_key: bool, like: tuple[str, ...], scores: Mapping[str, float]
+) -> str | None:
+    """Why the card looks relabelled (a key figure out of band and another catalog GPU
+    explaining the figures at least 4x better), or None."""
+    claimed_score = scores.get(claimed, 0.0)
+    best_score = min(scores.values())
+    if not off_key or claimed in like or best_score >= MISMATCH_RATIO * claimed_score:
+        return None
+    return (
+        f"reports {claimed} but measures like {' or '.join(like)} "
+        f"(fit {best_score:.2f} against {claimed_score:.2f})"
+    )
+
+
+def _status(*, mismatch: bool, degraded: bool) -> str:
+    if mismatch:
+        return "mismatch"
+    return "degraded" if degraded else "verified"

@@ -16,11 +16,19 @@ from functools import cache
 from importlib import resources
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlalchemy import func, select
 
-from suanli.api.deps import Caller, DatabaseDep, get_caller, optional_caller
+from suanli.api.deps import (
+    AggregateCache,
+    AggregateCacheDep,
+    Caller,
+    ClearEveryDep,
+    DatabaseDep,
+    get_caller,
+    optional_caller,
+)
 from suanli.errors import NotFound
 from suanli.store.db import Database
 from suanli.store.models import Fill
@@ -47,14 +55,10 @@ PageNo = Annotated[int, Query(ge=1, le=10_000_000, description="1-based page")]
 _AGGREGATE_TTL_S = 5.0
 
 
-def _cached(request: Request, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-    """A few seconds of per-process memory for the heavier aggregates, so any number of
-    open pages polling at once cost the database one query per key per TTL."""
-    cache: dict[tuple[Any, ...], tuple[float, Any]] | None = getattr(
-        request.app.state, "web_cache", None
-    )
-    if cache is None:
-        cache = request.app.state.web_cache = {}
+def _cached(cache: AggregateCache, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+    """A few seconds of per-process memory for the heavier aggregates (the app's
+    :class:`~suanli.api.deps.AggregateCache`), so any number of open pages polling at once
+    cost the database one query per key per TTL."""
     now = time.monotonic()
     hit = cache.get(key)
     if hit is not None and hit[0] > now:
@@ -251,7 +255,7 @@ def auction_fills(
 
 @api.get("/index")
 def index(
-    request: Request,
+    cache: AggregateCacheDep,
     db: DatabaseDep,
     gpu: Annotated[str, Query(max_length=64)] = "H100-SXM",
     hub: Annotated[str | None, Query(max_length=100)] = None,
@@ -265,7 +269,7 @@ def index(
 
     name = catalog_gpu(gpu).name
     key = ("index", name, hub, period, pricing)
-    return dict(_cached(request, key, lambda: _index(db, name, hub, period, pricing)))
+    return dict(_cached(cache, key, lambda: _index(db, name, hub, period, pricing)))
 
 
 def _index(db: Database, name: str, hub: str | None, period: str, pricing: str) -> dict[str, Any]:
@@ -311,7 +315,7 @@ def _index(db: Database, name: str, hub: str | None, period: str, pricing: str) 
 
 @api.get("/utilization")
 def utilization(
-    request: Request, db: DatabaseDep, hours: Annotated[int, Query(ge=1, le=24 * 366)] = 72
+    cache: AggregateCacheDep, db: DatabaseDep, hours: Annotated[int, Query(ge=1, le=24 * 366)] = 72
 ) -> dict[str, Any]:
     """Utilization by hub: now, and over the last ``hours`` in about 48 buckets."""
 
@@ -323,7 +327,7 @@ def utilization(
                 "hours": hours,
             }
 
-    return dict(_cached(request, ("utilization", hours), compute))
+    return dict(_cached(cache, ("utilization", hours), compute))
 
 
 @api.get("/whoami")
@@ -364,7 +368,7 @@ def offer_page(
 
 @api.get("/index.csv")
 def index_csv(
-    request: Request,
+    cache: AggregateCacheDep,
     db: DatabaseDep,
     gpu: Annotated[str, Query(max_length=64)] = "H100-SXM",
     hub: Annotated[str | None, Query(max_length=100)] = None,
@@ -377,7 +381,7 @@ def index_csv(
     import io
     from zoneinfo import ZoneInfo
 
-    doc = index(request, db, gpu=gpu, hub=hub, period=period, pricing=pricing)
+    doc = index(cache, db, gpu=gpu, hub=hub, period=period, pricing=pricing)
     shanghai = ZoneInfo("Asia/Shanghai")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -400,14 +404,13 @@ def index_csv(
 
 
 @api.get("/book")
-def book(request: Request, db: DatabaseDep) -> dict[str, Any]:
+def book(db: DatabaseDep, every_s: ClearEveryDep) -> dict[str, Any]:
     """Depth of the call auction's book: open bids and asks per instrument, summed per price
     level (market data: no accounts), and when the next clearing runs."""
     from suanli.store.market import open_orders
 
     with db.read() as session:
         orders = open_orders(session)
-    every_s = float(getattr(request.app.state, "clear_every_s", 0.0) or 0.0)
     return queries.book_depth(orders, every_s=every_s, now_s=time.time())
 
 

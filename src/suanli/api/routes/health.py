@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import text
 
-from suanli.api.deps import DatabaseDep
+from suanli.api.deps import DatabaseDep, MetricsDep
 
 router = APIRouter(tags=["operations"])
 
@@ -20,7 +20,7 @@ def healthz(db: DatabaseDep) -> dict[str, str]:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics(request: Request, db: DatabaseDep) -> PlainTextResponse:
+def metrics(db: DatabaseDep, metrics: MetricsDep) -> PlainTextResponse:
     """Prometheus text format: requests, latencies, GPUs listed/leased/available by hub."""
-    body = request.app.state.metrics.render(db)
+    body = metrics.render(db)
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,3 @@
+"""One module per schema revision."""
+
+__all__: list[str] = []

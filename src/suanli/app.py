@@ -1,25 +1,56 @@
-"""The exchange's FastAPI application.
+"""The exchange's FastAPI application: the API's routers and the dashboard, in one list.
 
-``create_app(database_url)`` opens the database (applying migrations), installs the error
-handlers and the metrics/log middleware, and includes every router listed in
-``_routers()``: to add one (market, dashboard), add one line there. ``app_for(settings)``
-is the factory ``suanli serve`` hands to uvicorn with its :class:`~suanli.settings.Settings`,
-so every worker process builds its own app from the same explicit configuration.
+``create_app(database_url)`` opens the database (applying migrations), creates the state
+every request shares (database, metrics, the key cache, the dashboard's aggregate cache;
+routers reach it through the ``Annotated`` dependencies of :mod:`suanli.api.deps`), installs
+the error handlers, the guards (body limit, content type, rate limits) and the metrics/log
+middleware, and includes every router in :data:`ROUTERS`: to add one, import it above and
+add it there. ``app_for(settings)`` is the factory ``suanli serve`` hands to uvicorn with its
+:class:`~suanli.settings.Settings`, so every worker process builds its own app from the same
+explicit configuration.
+
+This module sits above both :mod:`suanli.api` and :mod:`suanli.web` (the dashboard uses the
+API's dependencies), so neither package imports the other's assembly.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from suanli import __version__
 from suanli.api import errors
-from suanli.api.metrics import Metrics, MetricsMiddleware
+from suanli.api.deps import SharedState
+from suanli.api.fastpath import FastOrders
+from suanli.api.guards import Guards, RateLimiter
+from suanli.api.metrics import Metrics, MetricsMiddleware, configure_logging
+from suanli.api.routes import health, market, offers, orders, requests, sites, verifications
+from suanli.api.scheduler import clear_periodically
 from suanli.settings import Settings
 from suanli.store.db import Database
+from suanli.web import router as dashboard
+
+__all__ = ["ROUTERS", "app_for", "create_app"]
 
 GIL_SWITCH_INTERVAL_S = 0.0005
+
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    sites.router,
+    offers.router,
+    requests.router,
+    orders.router,
+    market.router,
+    verifications.router,
+    dashboard,
+)
 
 DESCRIPTION = """\
 Suanli (算力) exchange: sellers list idle GPUs (offers), buyers ask in outcome terms
@@ -30,24 +61,6 @@ accepts an `Idempotency-Key` header: a retry with the same key and body returns 
 response. Lists take `limit` (max 500) and `offset`. Errors are JSON with `error`,
 `message`, `hint`.
 """
-
-
-def _routers() -> list[APIRouter]:
-    from suanli.api.routes import health, offers, orders, requests, sites
-
-    routers = [health.router, sites.router, offers.router, requests.router, orders.router]
-    # Other engineers' routers: one line each, e.g.
-    # from suanli.api.routes import market; routers.append(market.router)
-    from suanli.api.routes import market
-
-    routers.append(market.router)
-    from suanli.api.routes import verifications
-
-    routers.append(verifications.router)
-    from suanli.web import router as dashboard
-
-    routers.append(dashboard)
-    return routers
 
 
 def create_app(
@@ -61,28 +74,22 @@ def create_app(
     ``settings.clear_every_s``) the market clears by itself once per period
     (:mod:`suanli.api.scheduler`). ``settings`` defaults to the environment's."""
     settings = settings or Settings()
-    if clear_every_s is None:
-        clear_every_s = settings.clear_every_s
+    every_s = settings.clear_every_s if clear_every_s is None else clear_every_s
     db = Database.connect(database_url or settings.database_url, pool=settings.db_pool)
+    limiter = RateLimiter(settings)
 
     @asynccontextmanager
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
         task = None
-        if clear_every_s > 0:
-            import asyncio
-
-            from suanli.api.scheduler import clear_periodically
-
-            task = asyncio.create_task(clear_periodically(app_, clear_every_s))
+        if every_s > 0:
+            task = asyncio.create_task(clear_periodically(app_, every_s))
         try:
             yield
         finally:
             if task is not None:
                 task.cancel()
-            await app_.state.rate_limiter.aclose()
+            await limiter.aclose()
             db.dispose()
-
-    from suanli import __version__
 
     app = FastAPI(
         title="Suanli exchange",
@@ -90,24 +97,15 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.state.db = db
+    SharedState(db=db, metrics=Metrics(settings.metrics_dir), clear_every_s=every_s).install(app)
     app.state.settings = settings
-    from suanli.api.guards import RateLimiter
-
-    app.state.rate_limiter = RateLimiter(settings)
-    app.state.clear_every_s = clear_every_s  # the dashboard shows the next clearing
-    app.state.metrics = Metrics(settings.metrics_dir)
-    app.state.key_cache = {}
     errors.install(app)
-    for router in _routers():
+    for router in ROUTERS:
         app.include_router(router)
-    # The order fast path sits inside the metrics middleware (added last = outermost).
-    from suanli.api.fastpath import FastOrders
-
+    # The order fast path sits inside the guards and the metrics middleware (added last =
+    # outermost), so bodies are bounded and every answer is counted.
     app.add_middleware(FastOrders, fastapi_app=app)
-    from suanli.api.guards import Guards  # body limit, content type, rate limits
-
-    app.add_middleware(Guards, settings=settings, limiter=app.state.rate_limiter)
+    app.add_middleware(Guards, settings=settings, limiter=limiter)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
 
@@ -116,10 +114,6 @@ def app_for(settings: Settings, *, supervised: bool = False) -> FastAPI:
     """Uvicorn factory (bound to ``settings`` by ``suanli serve``, which pickles it into each
     worker): the app with structured logs at ``settings.log_level``. A ``supervised`` worker
     exits by itself if its supervisor dies, so no orphan keeps serving the port."""
-    import sys
-
-    from suanli.api.metrics import configure_logging
-
     configure_logging(settings.log_level)
     if supervised:
         _stop_when_orphaned()
@@ -135,10 +129,6 @@ def app_for(settings: Settings, *, supervised: bool = False) -> FastAPI:
 
 def _stop_when_orphaned(interval_s: float = 0.5) -> None:
     """Exit this process once the process that started it is gone."""
-    import os
-    import threading
-    import time
-
     parent = os.getppid()
 
     def watch() -> None:
