@@ -1,16 +1,15 @@
 """``suanli serve``: run the exchange (API and dashboard) with uvicorn.
 
 The command builds one :class:`~suanli.settings.Settings` from its options and the
-environment and gives that object to every worker (uvicorn pickles the factory
-``functools.partial(app_for, settings)`` into each), binds the listening socket itself and
-only then prints "serving on", and stops every worker on SIGTERM or SIGINT: uvicorn's
+environment and gives that object to every worker (uvicorn pickles an
+:class:`~suanli.settings.AppFactory` holding it into each), binds the listening socket
+itself and only then prints "serving on", and stops every worker on SIGTERM or SIGINT: uvicorn's
 supervisor terminates them, each worker waits at most ``shutdown_grace_s`` for open
 requests, and a worker whose supervisor has died stops by itself.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import tempfile
@@ -40,7 +39,7 @@ def serve(
     """Run the exchange on HOST:PORT (migrations are applied first)."""
     import uvicorn
 
-    from suanli.settings import load_settings
+    from suanli.settings import AppFactory, load_settings
     from suanli.store.db import Database
 
     if log_level.lower() not in ("debug", "info", "warning", "error"):
@@ -62,10 +61,8 @@ def serve(
     # prometheus_client picks its multiprocess mode from this variable when a worker first
     # imports it (the library offers no other switch); the workers inherit it.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    from suanli.app import app_for
-
     config = uvicorn.Config(
-        functools.partial(app_for, settings, supervised=workers > 1),
+        AppFactory(settings, supervised=workers > 1),
         factory=True,
         host=host,
         port=port,
