@@ -79,7 +79,7 @@ def test_no_chart_text_leaves_its_chart(
             assert site_label(site_id, lang) in body  # the dashboard's names
             assert hub_label(region, lang) in body
         if lang == "zh-CN":
-            assert "各枢纽利用率" in body and "南海诸岛" in body
+            assert "各枢纽利用率" in body and "南海诸岛" in body and "西部枢纽" in body
             assert all(site_label(s, "en") not in body for s in world.site_ids)
         else:
             assert "Utilization by hub" in body and "South China Sea Islands" in body

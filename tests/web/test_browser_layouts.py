@@ -188,3 +188,115 @@ def test_axe_finds_no_serious_or_critical_violations(
         assert bad == [], json.dumps(bad, indent=1)
     finally:
         reset(browser)
+
+
+def test_a_site_chosen_on_the_map_by_keyboard_filters_offers_and_stays_in_the_url(
+    browser: Any, live_server: LiveServer, screenshot_dir: Path
+) -> None:
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    open_page(browser, live_server)
+    guian = '#map circle[data-site="guian"]'
+    wait_for(browser, lambda d: css(d, guian), "Gui'an")
+    attrs = browser.execute_script(
+        "const c = document.querySelector(arguments[0]);"
+        "return [c.getAttribute('tabindex'), c.getAttribute('role'), c.getAttribute('aria-label')]",
+        guian,
+    )
+    assert attrs[:2] == ["0", "button"] and "Gui'an" in attrs[2]
+
+    def press_enter(d: Any) -> bool:  # the map is redrawn when a fill arrives: retry
+        css(d, guian)[0].send_keys(Keys.ENTER)
+        return True
+
+    wait_for(browser, press_enter, "Enter on Gui'an")
+    wait_for(browser, lambda d: "site=guian" in d.current_url, "the site in the URL")
+
+    def only_guian(d: Any) -> bool:
+        rows = texts(d, "#offers-table tbody tr[data-offer]")
+        return len(rows) == 2 and all("Gui'an" in r for r in rows)
+
+    wait_for(browser, only_guian, "only Gui'an's two offers")
+    assert not css(browser, "#f-site-chip")[0].get_attribute("hidden")
+    # the next Filter press keeps the site and adds the GPU
+    Select(css(browser, "#f-gpu")[0]).select_by_value("L20")
+    css(browser, "#offer-filter button[type=submit]")[0].click()
+    wait_for(
+        browser,
+        lambda d: "site=guian" in d.current_url and "gpu=L20" in d.current_url,
+        "site and GPU in the URL",
+    )
+    wait_for(browser, lambda d: len(texts(d, "#offers-table tbody tr[data-offer]")) == 1, "L20")
+    # a fresh page from the URL shows the same view
+    browser.get(browser.current_url)
+    browser.refresh()
+    wait_for(browser, lambda d: d.execute_script("return document.body.dataset.ready"), "ready")
+    wait_for(browser, lambda d: len(texts(d, "#offers-table tbody tr[data-offer]")) == 1, "again")
+    assert "L20" in texts(browser, "#offers-table tbody tr[data-offer]")[0]
+    assert "Gui'an" in texts(browser, "#f-site-name")[0]
+    shot(browser, screenshot_dir, "11-site-filter-from-url")
+    css(browser, "#f-site-clear")[0].click()
+    wait_for(browser, lambda d: "site=" not in d.current_url, "the site filter removed")
+    assert console_errors(browser) == []
+
+
+def test_sort_headers_are_buttons_with_aria_sort(browser: Any, live_server: LiveServer) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    open_page(browser, live_server, "#/market")
+    price = css(browser, "#offers-table th[data-sort=price]")[0]
+    assert price.get_attribute("aria-sort") == "ascending"
+    button = css(browser, "#offers-table th[data-sort=count] button")[0]
+    button.send_keys(Keys.ENTER)
+    wait_for(
+        browser,
+        lambda d: (
+            css(d, "#offers-table th[data-sort=count]")[0].get_attribute("aria-sort") == "ascending"
+        ),
+        "sorted by GPUs",
+    )
+    assert css(browser, "#offers-table th[data-sort=price]")[0].get_attribute("aria-sort") == "none"
+    assert "sort=count" in browser.current_url
+    assert css(browser, "#live")[0].get_attribute("aria-live") == "polite"
+
+
+def test_a_group_of_sites_zooms_in_and_the_offer_page_shows_its_details(
+    browser: Any, live_server: LiveServer, screenshot_dir: Path
+) -> None:
+    emulate(browser, size="phone", scheme="light", lang="en")
+    try:
+        open_page(browser, live_server)
+        wait_for(browser, lambda d: css(d, "#map circle.cluster"), "a group of sites")
+        members = browser.execute_script(
+            "const c = document.querySelector('#map circle.cluster');"
+            "c.dispatchEvent(new Event('click')); return c.dataset.cluster.split(' ')"
+        )
+        assert len(members) >= 2
+        wait_for(browser, lambda d: not css(d, "#map-reset")[0].get_attribute("hidden"), "zoom")
+        shown = browser.execute_script(
+            "return [...document.querySelectorAll('#map circle.site')].flatMap((c) =>"
+            " (c.dataset.site || c.dataset.cluster).split(' '))"
+        )
+        assert set(members) <= set(shown)
+        assert len(css(browser, "#map circle.site")) > 1, "zoomed in, the group comes apart"
+        shot(browser, screenshot_dir, "12-map-zoomed-phone")
+        css(browser, "#map-reset")[0].click()
+        wait_for(browser, lambda d: css(d, "#map-reset")[0].get_attribute("hidden"), "reset")
+    finally:
+        reset(browser)
+    with live_server.client() as public:
+        offer = public.get("/web/api/offers", params={"site": "zhongwei", "gpu": "H20"}).json()
+    offer_id = offer["items"][0]["id"]
+    open_page(browser, live_server)
+    link = wait_for(
+        browser, lambda d: css(d, f'#offers-table tr[data-offer="{offer_id}"] a'), "link"
+    )[0]
+    link.click()
+    wait_for(browser, lambda d: css(d, "#offer-fills tbody tr[data-fill]"), "fills on the offer")
+    assert len(css(browser, "#offer-body dl")) == 1, "one description, drawn once"
+    body = texts(browser, "#offer-body")[0]
+    assert "Zhongwei" in body and "Ningxia" in body and "not verified yet" in body
+    assert css(browser, "#offer-chart path.series"), "the offer's price history"
+    shot(browser, screenshot_dir, "13-offer-page")
+    assert console_errors(browser) == []

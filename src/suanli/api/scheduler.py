@@ -15,6 +15,7 @@ import logging
 import time
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from suanli.errors import SuanliError
@@ -52,3 +53,5 @@ async def clear_periodically(app: Any, every_s: float) -> None:
             await run_in_threadpool(clear_if_due, app, period)
         except SuanliError as exc:  # e.g. the database went away for a moment
             log.warning("scheduled clearing failed: %s", exc.message)
+        except SQLAlchemyError as exc:  # the next period tries again; the loop must not die
+            log.warning("scheduled clearing failed: %s", type(exc).__name__)

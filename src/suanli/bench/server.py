@@ -36,6 +36,7 @@ class ServerProcess:
         *,
         workers: int = 1,
         startup_timeout_s: float = 60.0,
+        clear_every_s: float | None = None,
         factory: str | None = None,
     ) -> None:
         """``factory`` (``module:function``) runs that app under uvicorn instead of
@@ -43,6 +44,7 @@ class ServerProcess:
         self.database_url = database_url
         self.factory = factory
         self.workers = workers
+        self.clear_every_s = clear_every_s  # None: serve's default
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.startup_timeout_s = startup_timeout_s
@@ -70,6 +72,7 @@ class ServerProcess:
                 "--workers", str(self.workers),
                 "--log-level", "warning",
                 "--no-access-log",
+                *self._clearing_args(),
             ],
             env=env,
             stdout=subprocess.DEVNULL,
@@ -92,6 +95,11 @@ class ServerProcess:
             time.sleep(0.1)
         self.stop()
         raise Unavailable(f"suanli serve did not answer within {self.startup_timeout_s} s")
+
+    def _clearing_args(self) -> tuple[str, ...]:
+        if self.clear_every_s is None or self.factory is not None:
+            return ()  # serve's default; a bare uvicorn app has no clearing loop
+        return ("--clear-every", f"{self.clear_every_s:g}")
 
     def stop(self) -> None:
         """Stop the server and all its workers."""

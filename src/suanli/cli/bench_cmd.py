@@ -24,13 +24,21 @@ def register(app: typer.Typer) -> None:
 def bench_market(
     orders: int = typer.Option(100_000, "--orders", help="book size to clear"),
     baseline_orders: int = typer.Option(10_000, "--baseline-orders", help="baseline book size"),
+    past_events: int = typer.Option(
+        100_000, "--past-events", help="market history behind the start-up measurement"
+    ),
     as_json: bool = typer.Option(True, "--json/--no-json", help="print one JSON document"),
 ) -> None:
-    """Clear a synthetic book of ORDERS orders; baseline: a naive pure-Python price scan."""
+    """Clear a synthetic book of ORDERS orders (also with validation); baseline: a naive
+    pure-Python price scan; start-up of the exchange with PAST_EVENTS of market history."""
     from suanli.bench.market import run
+    from suanli.bench.market_service import clear_validated, startup
     from suanli.cli.common import print_json
 
-    print_json(run(n_orders=orders, baseline_orders=baseline_orders))
+    doc = run(n_orders=orders, baseline_orders=baseline_orders)
+    doc.update(clear_validated(orders))
+    doc.update(startup(past_events))
+    print_json(doc)
 
 
 @bench_app.command("sim")

@@ -63,6 +63,13 @@ TEXT: dict[str, dict[str, str]] = {
         "rev_col": "revenue (¥)",
         "met": "met",
         "all": "all",
+        "m1": "Hourly periods. Serving leases are hourly; batch jobs run on interruptible "
+        "capacity and are preempted when serving or training needs it; training gangs hold "
+        "fixed-term leases that end.",
+        "m2": "Replica capacity and latency from Suanli's performance model; request token "
+        "lengths drawn from the Azure LLM inference trace 2023; network RTT from geography.",
+        "m3": "Utilization includes existing long-term tenants (outside the market); revenue "
+        "counts market leases only.",
     },
     "zh-CN": {
         "title": "算力市场模拟：{name}",
@@ -107,6 +114,11 @@ TEXT: dict[str, dict[str, str]] = {
         "rev_col": "收入（元）",
         "met": "达标",
         "all": "全部",
+        "m1": "按小时分期。推理租约按小时；批处理作业运行在可中断容量上，推理或训练需要时被抢占；"
+        "训练作业组持有固定期限、到期结束的租约。",
+        "m2": "副本容量和时延来自算力的性能模型；请求 token 长度取自 Azure LLM 推理轨迹 2023；"
+        "网络往返时延由地理位置计算。",
+        "m3": "利用率包含市场之外已有的长期租户；收入只计市场租约。",
     },
 }
 
@@ -180,40 +192,58 @@ def west_gpu_hours(result: SimResult, p: PolicyResult) -> float:
     return float(p.market_gpu_hours_by_site[result.world.west].sum())
 
 
-def findings(result: SimResult) -> list[str]:
-    """Plain-language headline comparisons (Suanli against nearest-site)."""
+def findings(result: SimResult, lang: str = "en") -> list[str]:
+    """Plain-language headline comparisons (Suanli against nearest-site), in ``lang``."""
     pol = result.policies
     out: list[str] = []
+    zh = lang == "zh-CN"
     if "nearest" in pol and "suanli" in pol:
         a, b = pol["nearest"], pol["suanli"]
         extra = west_gpu_hours(result, b) - west_gpu_hours(result, a)
+        wa, wb = _pct(_west_util(result, a)), _pct(_west_util(result, b))
         out.append(
-            f"Suanli puts {extra:,.0f} more GPU-hours of western hub capacity to work than "
-            f"nearest-site placement (western utilization {_pct(_west_util(result, a))} → "
-            f"{_pct(_west_util(result, b))})."
+            f"与就近部署相比，算力交易所让西部枢纽多用了 {extra:,.0f} GPU 小时"
+            f"（西部利用率 {wa} → {wb}）。"
+            if zh
+            else f"Suanli puts {extra:,.0f} more GPU-hours of western hub capacity to work than "
+            f"nearest-site placement (western utilization {wa} → {wb})."
         )
         ca, cb = a.cost_cny_per_million_tokens["all"], b.cost_cny_per_million_tokens["all"]
         if math.isfinite(ca) and math.isfinite(cb) and ca > 0:
+            change = (cb / ca - 1) * 100
             out.append(
-                f"Buyers' serving cost falls from {ca:.3f} to {cb:.3f} CNY per million tokens "
-                f"({(cb / ca - 1) * 100:+.0f}%)."
+                f"买方推理成本从每百万 token ¥{ca:.3f} 变为 ¥{cb:.3f}（{change:+.0f}%）。"
+                if zh
+                else f"Buyers' serving cost falls from {ca:.3f} to {cb:.3f} CNY per million "
+                f"tokens ({change:+.0f}%)."
             )
         for spec in result.scenario.workloads:
             ra, rb = a.slo_for(spec.name), b.slo_for(spec.name)
+            ta, tb = _num(ra.ttft_p95_ms, 0), _num(rb.ttft_p95_ms, 0)
             out.append(
-                f"{spec.name}: SLO attainment {_pct(ra.attainment)} (nearest) vs "
-                f"{_pct(rb.attainment)} (Suanli); TTFT p95 {_num(ra.ttft_p95_ms, 0)} vs "
-                f"{_num(rb.ttft_p95_ms, 0)} ms against a {spec.ttft_p95_ms:.0f} ms target."
+                f"{spec.name}：SLO 达标率 {_pct(ra.attainment)}（就近）对 {_pct(rb.attainment)}"
+                f"（算力交易所）；首字时延 p95 {ta} 对 {tb} 毫秒，"
+                f"目标 {spec.ttft_p95_ms:.0f} 毫秒。"
+                if zh
+                else f"{spec.name}: SLO attainment {_pct(ra.attainment)} (nearest) vs "
+                f"{_pct(rb.attainment)} (Suanli); TTFT p95 {ta} vs {tb} ms against a "
+                f"{spec.ttft_p95_ms:.0f} ms target."
             )
         west = result.world.west
+        ra_w, rb_w = a.revenue_by_site_cny[west].sum(), b.revenue_by_site_cny[west].sum()
         out.append(
-            f"Western hub sellers' market revenue: {a.revenue_by_site_cny[west].sum():,.0f} CNY "
-            f"(nearest) vs {b.revenue_by_site_cny[west].sum():,.0f} CNY (Suanli)."
+            f"西部枢纽卖方的市场收入：¥{ra_w:,.0f}（就近）对 ¥{rb_w:,.0f}（算力交易所）。"
+            if zh
+            else f"Western hub sellers' market revenue: {ra_w:,.0f} CNY (nearest) vs "
+            f"{rb_w:,.0f} CNY (Suanli)."
         )
         out.append(
-            f"Sellers' market revenue: {a.revenue_cny:,.0f} CNY (nearest) vs "
-            f"{b.revenue_cny:,.0f} CNY (Suanli); timed-out requests {a.requests_timed_out:,} vs "
-            f"{b.requests_timed_out:,} (simulated)."
+            f"卖方市场收入：¥{a.revenue_cny:,.0f}（就近）对 ¥{b.revenue_cny:,.0f}（算力交易所）；"
+            f"超时请求 {a.requests_timed_out:,} 对 {b.requests_timed_out:,}（模拟）。"
+            if zh
+            else f"Sellers' market revenue: {a.revenue_cny:,.0f} CNY (nearest) vs "
+            f"{b.revenue_cny:,.0f} CNY (Suanli); timed-out requests {a.requests_timed_out:,} "
+            f"vs {b.requests_timed_out:,} (simulated)."
         )
     return out
 
@@ -334,15 +364,23 @@ def render_report(result: SimResult, lang: str = "en") -> str:
     parts.append(
         f"<h1>{escape(_t(lang, 'title', name=sc.name))}</h1>"
         f'<p class="sub">{escape(sc.description)}</p>'
-        f'<p class="sub">{result.days:g} days, hourly periods, seed {result.seed}; '
-        f"{len(w.site_ids)} sites, {int(w.inventory.sum()):,} GPUs, {len(w.cities)} cities; "
-        f"{result.requests:,} simulated requests (each stands for {sc.request_scale:g}: "
-        f"{real_per_day:,.0f} requests a day), {result.demand.batch.size} batch jobs, "
-        f"{result.demand.training.size} training jobs. Every policy sees the same demand.</p>"
+        + (
+            f'<p class="sub">{result.days:g} 天，按小时分期，随机种子 {result.seed}；'
+            f"{len(w.site_ids)} 个站点，{int(w.inventory.sum()):,} 块 GPU，{len(w.cities)} 个城市；"
+            f"模拟 {result.requests:,} 个请求（每个代表 {sc.request_scale:g} 个："
+            f"每天 {real_per_day:,.0f} 个请求），{result.demand.batch.size} 个批处理作业，"
+            f"{result.demand.training.size} 个训练作业。所有策略面对相同的需求。</p>"
+            if lang == "zh-CN"
+            else f'<p class="sub">{result.days:g} days, hourly periods, seed {result.seed}; '
+            f"{len(w.site_ids)} sites, {int(w.inventory.sum()):,} GPUs, {len(w.cities)} cities; "
+            f"{result.requests:,} simulated requests (each stands for {sc.request_scale:g}: "
+            f"{real_per_day:,.0f} requests a day), {result.demand.batch.size} batch jobs, "
+            f"{result.demand.training.size} training jobs. Every policy sees the same demand.</p>"
+        )
     )
     parts.append(
         f'<h2>{_t(lang, "what")}</h2><ul class="find">'
-        + "".join(f"<li>{escape(x)}</li>" for x in findings(result))
+        + "".join(f"<li>{escape(x)}</li>" for x in findings(result, lang))
         + "</ul>"
     )
     parts.append(f"<h2>{_t(lang, 'side')}</h2>" + _summary_table(result, lang))
@@ -479,13 +517,7 @@ def render_report(result: SimResult, lang: str = "en") -> str:
     parts.append(f"<h2>{_t(lang, 'sites')}</h2>" + _site_table(result, lang))
     parts.append(
         f"<h2>{_t(lang, 'method')}</h2><ul>"
-        "<li>Hourly periods. Serving leases are hourly; batch jobs run on interruptible "
-        "capacity and are preempted when serving or training needs it; training gangs hold "
-        "fixed-term leases that end.</li>"
-        "<li>Replica capacity and latency from Suanli's performance model; request token "
-        "lengths drawn from the Azure LLM inference trace 2023; network RTT from geography.</li>"
-        "<li>Utilization includes existing long-term tenants (outside the market); revenue "
-        "counts market leases only.</li>"
+        + "".join(f"<li>{escape(_t(lang, k))}</li>" for k in ("m1", "m2", "m3"))
         + "".join(f"<li>{escape(s)}</li>" for s in sc.sources)
         + "</ul>"
     )

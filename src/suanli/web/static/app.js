@@ -186,12 +186,18 @@ async function loadMeta() {
 
 async function loadMap() {
   const data = await getJson(`${WEB}/map`, { city: state.city }, { auth: false });
+  const json = JSON.stringify(data);
+  if (json === state.last.mapJson) return; // nothing moved: keep the drawing (and the focus)
+  state.last.mapJson = json;
   state.last.map = data;
   drawMap();
 }
 
 function drawMap() {
   if (!state.last.map) return;
+  const focused = document.activeElement;
+  const keep = focused && focused.closest && focused.closest("#map")
+    ? focused.getAttribute("data-site") || focused.getAttribute("data-cluster") : null;
   $("map-reset").hidden = !state.zoom;
   drawMarketMap($("map"), state.last.map, {
     zoom: state.zoom,
@@ -214,6 +220,11 @@ function drawMap() {
     },
   });
   drawLegend($("map-legend"));
+  if (keep) { // a redraw keeps the keyboard where it was
+    const again = [...$("map").querySelectorAll("circle.site")]
+      .find((c) => (c.getAttribute("data-site") || c.getAttribute("data-cluster")) === keep);
+    if (again) again.focus();
+  }
 }
 
 function indexParams() {
@@ -599,6 +610,8 @@ function keyValues(node, pairs) {
   node.appendChild(dl);
 }
 
+let requestToken = 0;
+
 async function loadRequest(id) {
   const body = $("req-body");
   const regionsBody = $("req-regions").querySelector("tbody");
@@ -614,15 +627,21 @@ async function loadRequest(id) {
     grid.hidden = true;
     return;
   }
+  const token = ++requestToken;
   let q;
   try {
     q = await getJson(`${WEB}/requests/${encodeURIComponent(id)}`);
   } catch (err) {
+    if (token !== requestToken) return;
     body.textContent = explain(err);
     body.className = "denied";
     grid.hidden = true;
     return;
   }
+  if (token !== requestToken) return; // a newer load owns the page
+  body.innerHTML = "";
+  regionsBody.innerHTML = "";
+  assignBody.innerHTML = "";
   body.className = "";
   grid.hidden = false;
   const why = q.explanation && q.explanation.reason ? `${q.explanation.reason} (${q.explanation.considered} options considered)` : "";
@@ -667,20 +686,25 @@ async function loadRequest(id) {
   drawPlacementMap($("req-map"), q.regions, placed);
 }
 
+let offerToken = 0;
+
 async function loadOffer(id) {
   const body = $("offer-body");
   const tbody = $("offer-fills").querySelector("tbody");
-  body.innerHTML = "";
-  tbody.innerHTML = "";
+  const token = ++offerToken;
   $("offer-title").textContent = t("offer.title", { id });
   let o;
   try {
     o = await getJson(`${WEB}/offers/${encodeURIComponent(id)}`, {}, { auth: false });
   } catch (err) {
+    if (token !== offerToken) return;
     body.textContent = explain(err);
     body.className = "denied";
     return;
   }
+  if (token !== offerToken) return; // a newer load owns the page
+  body.innerHTML = "";
+  tbody.innerHTML = "";
   body.className = "";
   const siteLink = link(`#/market?site=${encodeURIComponent(o.site)}`, siteName(o.site, o.site_name));
   const verified = document.createElement("span");
@@ -830,7 +854,8 @@ async function main() {
   bindKey();
   bindMarket();
   $("util-hours").addEventListener("change", () => loadUtilization().catch((e) => toast(explain(e), true)));
-  window.addEventListener("hashchange", route);
+  // a link to #/... fires popstate (and hashchange); history.pushState fires neither, so
+  // popstate alone routes every navigation once
   window.addEventListener("popstate", route);
   let resizeTimer = null;
   let lastWidth = window.innerWidth;

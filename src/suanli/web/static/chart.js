@@ -35,9 +35,9 @@ function timeLabel(ms, stepMs, first) {
   return stepMs >= 86400e3 ? day : `${day} ${p.h}:${p.mi}`;
 }
 
-function frame(svg, aspect, minHeight) {
+function frame(svg, aspect, minHeight, maxHeight = 420) {
   while (svg.firstChild) svg.removeChild(svg.firstChild);
-  const [W, H] = fitViewBox(svg, aspect, minHeight);
+  const [W, H] = fitViewBox(svg, aspect, minHeight, maxHeight);
   return { W, H };
 }
 

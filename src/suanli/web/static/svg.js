@@ -26,9 +26,9 @@ export function clear(svg) {
  * Size an SVG's viewBox to its rendered width, so one SVG unit is one CSS pixel and text
  * drawn at 11 units is 11 px on a phone as on a laptop. Returns [width, height].
  */
-export function fitViewBox(svg, aspect, minHeight = 0) {
+export function fitViewBox(svg, aspect, minHeight = 0, maxHeight = Infinity) {
   const width = Math.max(240, Math.round(svg.parentNode.clientWidth || svg.clientWidth || 640));
-  const height = Math.max(minHeight, Math.round(width * aspect));
+  const height = Math.min(maxHeight, Math.max(minHeight, Math.round(width * aspect)));
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   return [width, height];
 }
