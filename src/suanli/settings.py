@@ -1,19 +1,19 @@
 """Every setting of the exchange server in one place, read once from the environment.
 
 :class:`Settings` (pydantic-settings) names each setting, its ``SUANLI_*`` environment
-variable and its default. ``suanli serve`` builds one from its options and the environment
-and hands that object to every worker process (:class:`AppFactory`), so a worker
-never reads configuration from ``os.environ`` itself. The service and the CLI read it; the
-pure core never does (it takes its parameters as arguments). Defaults of the domain itself
-(SLO percentile, serving headroom) are not settings: they live in :mod:`suanli.defaults`.
+variable and its default. ``suanli serve`` builds one from its options and the
+environment and hands that object to every worker process
+(:class:`suanli.cli.serve_cmd.AppFactory`), so a worker never reads configuration from
+``os.environ`` itself. The service and the CLI read it; the pure core never does (it takes
+its parameters as arguments). Defaults of the domain itself (SLO percentile, serving
+headroom) are not settings: they live in :mod:`suanli.defaults`.
 
 :func:`settings_table` renders the table shown in the README (a test keeps the two equal).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -84,21 +84,6 @@ class Settings(BaseSettings):
                     f"{value!r} is not a rate limit such as '100/minute' or '10/second'"
                 ) from exc
         return value.strip()
-
-
-@dataclass(frozen=True, slots=True)
-class AppFactory:
-    """What ``suanli serve`` hands uvicorn for each worker: the settings, and the app built
-    from them when called. Unpickling it in a new worker imports only this light module, so
-    the worker answers its supervisor's health checks while the application still loads."""
-
-    settings: Settings
-    supervised: bool = False
-
-    def __call__(self) -> Any:
-        from suanli.app import app_for
-
-        return app_for(self.settings, supervised=self.supervised)
 
 
 def load_settings(**overrides: object) -> Settings:

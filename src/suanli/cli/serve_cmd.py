@@ -2,7 +2,7 @@
 
 The command builds one :class:`~suanli.settings.Settings` from its options and the
 environment and gives that object to every worker (uvicorn pickles an
-:class:`~suanli.settings.AppFactory` holding it into each), binds the listening socket
+:class:`AppFactory` holding it into each), binds the listening socket
 itself and only then prints "serving on", and stops every worker on SIGTERM or SIGINT: uvicorn's
 supervisor terminates them, each worker waits at most ``shutdown_grace_s`` for open
 requests, and a worker whose supervisor has died stops by itself.
@@ -13,10 +13,28 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
+from typing import Any
 
 import typer
 
 from suanli.errors import InvalidRequest
+from suanli.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class AppFactory:
+    """What ``suanli serve`` hands uvicorn for each worker: the settings, and the app built
+    from them when called. Unpickling it in a new worker imports only this light module, so
+    the worker answers its supervisor's health checks while the application still loads."""
+
+    settings: Settings
+    supervised: bool = False
+
+    def __call__(self) -> Any:
+        from suanli.app import app_for
+
+        return app_for(self.settings, supervised=self.supervised)
 
 
 def register(app: typer.Typer) -> None:
@@ -39,7 +57,7 @@ def serve(
     """Run the exchange on HOST:PORT (migrations are applied first)."""
     import uvicorn
 
-    from suanli.settings import AppFactory, load_settings
+    from suanli.settings import load_settings
     from suanli.store.db import Database
 
     if log_level.lower() not in ("debug", "info", "warning", "error"):
