@@ -31,7 +31,16 @@ from suanli.api.deps import SharedState
 from suanli.api.fastpath import FastOrders
 from suanli.api.guards import Guards, RateLimiter
 from suanli.api.metrics import Metrics, MetricsMiddleware, configure_logging
-from suanli.api.routes import health, market, offers, orders, requests, sites, verifications
+from suanli.api.routes import (
+    health,
+    keys,
+    market,
+    offers,
+    orders,
+    requests,
+    sites,
+    verifications,
+)
 from suanli.api.scheduler import clear_periodically
 from suanli.settings import Settings
 from suanli.store.db import Database
@@ -49,6 +58,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     orders.router,
     market.router,
     verifications.router,
+    keys.router,
     dashboard,
 )
 

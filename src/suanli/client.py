@@ -234,6 +234,13 @@ class ExchangeClient:
         found: Json = self._get(f"/requests/{request_id}")
         return found
 
+    def request_view(self, request_id: int) -> Json:
+        """The dashboard's view of one request: status, leases (or the quoted placement),
+        per-region RTT and TTFT against the target with the verdict, cost and the
+        placement's explanation (``GET /web/api/requests/{id}``)."""
+        found: Json = self._get(f"/web/api/requests/{request_id}")
+        return found
+
     def quote(self, request_id: int) -> Json:
         """Price a request against the open offers (reserves nothing)."""
         quoted: Json = self._post("/quotes", {"request_id": request_id})
@@ -360,6 +367,21 @@ class ExchangeClient:
         """Ledger balances (own accounts; all for the operator, with ``total_fen``)."""
         answer: Json = self._get("/market/balances", limit=limit, offset=offset)
         return answer
+
+    # -- API keys (operator) -------------------------------------------------------------
+
+    def list_keys(self, *, limit: int = 50, offset: int = 0) -> Json:
+        page: Json = self._get("/keys", limit=limit, offset=offset)
+        return page
+
+    def create_key(self, *, role: str, name: str, tenant: str | None = None) -> Json:
+        """A new key (``key`` in the answer, shown once)."""
+        made: Json = self._post("/keys", _present({"role": role, "name": name, "tenant": tenant}))
+        return made
+
+    def revoke_key(self, key_id: str) -> Json:
+        revoked: Json = self._post(f"/keys/{key_id}/revoke", {})
+        return revoked
 
     # -- the price index (public) --------------------------------------------------------
 

@@ -54,7 +54,7 @@ def test_place_exports_k8s_and_skypilot(tmp_path: Path) -> None:
             docs = list(yaml.safe_load_all(Path(name).read_text(encoding="utf-8")))
             assert docs and all(isinstance(d, dict) for d in docs)
             if fmt == "k8s":
-                assert docs[0]["kind"] in {"Deployment", "Job"}
+                assert {d["kind"] for d in docs} <= {"Deployment", "Job", "StatefulSet", "Service"}
             else:
                 assert ":" in docs[0]["resources"]["accelerators"]
 

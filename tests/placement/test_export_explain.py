@@ -83,9 +83,9 @@ def test_export_writes_parseable_manifests(fmt: str) -> None:
         assert deploy["kind"] == "Deployment" and deploy["spec"]["replicas"] == 4
         pod = deploy["spec"]["template"]["spec"]
         assert pod["nodeSelector"]["suanli.io/site"] == "east"
-        assert pod["nodeSelector"]["nvidia.com/gpu.product"] == "H100-SXM"
+        assert pod["nodeSelector"]["nvidia.com/gpu.product"] == "NVIDIA-H100-80GB-HBM3"
         assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
-        job = docs["train.yaml"][0]
+        job = docs["train.yaml"][1]  # after its headless Service
         assert job["kind"] == "Job" and job["spec"]["parallelism"] == 2
     else:
         tasks = [d[0] for d in docs.values()]
@@ -93,7 +93,7 @@ def test_export_writes_parseable_manifests(fmt: str) -> None:
         assert serve["resources"]["accelerators"] == "H100:1"
         assert serve["service"]["replicas"] == 4
         assert serve["resources"]["infra"] == "k8s/east"
-        gang = next(t for t in tasks if "num_nodes" in t)
+        gang = next(t for t in tasks if "service" not in t)
         assert gang["num_nodes"] == 2 and gang["resources"]["accelerators"] == "H100:8"
 
 

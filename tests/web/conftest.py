@@ -119,7 +119,11 @@ def seed(db: Database) -> tuple[dict[str, str], dict[str, Caller]]:
 def serve(app: Any) -> Iterator[str]:
     """Run ``app`` with uvicorn in a thread on a free loopback port; yields its base URL."""
     port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    # ws="none": the dashboard uses no websockets, and uvicorn's auto choice imports the
+    # deprecated websockets.legacy where that package is installed (warnings are errors here).
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="none"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

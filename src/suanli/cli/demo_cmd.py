@@ -37,6 +37,15 @@ def demo_cmd(
     report: Annotated[
         Path, typer.Option("--report", help="Where to write the HTML report.")
     ] = Path("suanli-demo-report.html"),
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="Then seed the demo's exchange with a realistic market and keep it running; "
+            "prints the dashboard URL and the keys to paste.",
+        ),
+    ] = False,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="With --serve.")] = 8000,
 ) -> None:
     """Run the China 2025 market end to end and show what Suanli changes."""
     from suanli.cli.simulate_cmd import print_summary, run_with_progress, write_report
@@ -68,6 +77,19 @@ def demo_cmd(
         f"Report: [bold]{path}[/] (self-contained HTML; open it in any browser).",
         highlight=False,
     )
+    if not serve:
+        console.print(
+            "To look at an exchange like this in the dashboard: suanli demo --serve "
+            "(or suanli seed --serve) prints its URL and the keys to paste.",
+            highlight=False,
+        )
+        return
+    from suanli.cli.seed_cmd import seed_database, serve_exchange, show_seeded
+
+    console.rule("A realistic exchange to try")
+    url = f"sqlite:///{database.resolve()}"
+    show_seeded(seed_database(url, seed), f"http://127.0.0.1:{port}")
+    serve_exchange(url, "127.0.0.1", port)
 
 
 def register(app: typer.Typer) -> None:

@@ -52,9 +52,11 @@ def _register() -> None:
         perf_cmd,
         place_cmd,
         probe_cmd,
+        seed_cmd,
         serve_cmd,
         simulate_cmd,
         size_cmd,
+        trade_cmd,
     )
 
     for module in (
@@ -65,7 +67,9 @@ def _register() -> None:
         perf_cmd,
         admin_cmd,
         serve_cmd,
+        seed_cmd,
         client_cmd,
+        trade_cmd,
         probe_cmd,
         size_cmd,
         simulate_cmd,
