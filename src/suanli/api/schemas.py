@@ -12,17 +12,14 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from suanli.defaults import DEFAULT_HEADROOM, DEFAULT_PERCENTILE, MAX_HEADROOM
-from suanli.inputs import (
-    Fabric,
-    Gpus,
-    Hours,
-    Id,
-    Label,
-    Name,
-    OfferFields,
-    Price,
-    StrictInput,
-)
+from suanli.inputs import Fabric as Fabric  # the shared strict types, re-exported
+from suanli.inputs import Gpus as Gpus
+from suanli.inputs import Hours as Hours
+from suanli.inputs import Id as Id
+from suanli.inputs import Label as Label
+from suanli.inputs import Name as Name
+from suanli.inputs import OfferFields, StrictInput
+from suanli.inputs import Price as Price
 
 T = TypeVar("T")
 Input = StrictInput  # every request body: see suanli.inputs

@@ -102,9 +102,15 @@ def serve(
     )
     try:
         if workers > 1:
+            import inspect
+
             from uvicorn.supervisors import Multiprocess
 
-            Multiprocess(config, sockets=[sock]).run()
+            supervisor: Any = Multiprocess
+            if "target" in inspect.signature(supervisor).parameters:  # uvicorn < 0.36
+                supervisor(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+            else:
+                supervisor(config, sockets=[sock]).run()
         else:
             uvicorn.Server(config).run(sockets=[sock])
     finally:
