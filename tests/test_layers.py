@@ -41,7 +41,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "gateway": frozenset({"errors", "defaults", "settings", "client", "store", "api", *CORE}),
     "app": frozenset({"errors", "settings", "store", "api", "web", "gateway", "__init__"}),
     "bench": frozenset(
-        {"errors", "defaults", "settings", "client", "store", "api", "app", "probe", *CORE}
+        {"errors", "defaults", "settings", "client", "store", "api", "app", "probe"}
+        | {"gateway", *CORE}
     ),
     "cli": frozenset(
         {"errors", "defaults", "settings", "inputs", "client", "store", "api", "web", "app"}

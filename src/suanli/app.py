@@ -38,6 +38,7 @@ from suanli.api.routes import (
     offers,
     orders,
     requests,
+    serving,
     sites,
     verifications,
 )
@@ -59,6 +60,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     market.router,
     verifications.router,
     keys.router,
+    serving.router,
     dashboard,
 )
 
@@ -77,27 +79,40 @@ def create_app(
     database_url: str | None = None,
     *,
     clear_every_s: float | None = None,
+    gateway: bool | None = None,
     settings: Settings | None = None,
 ) -> FastAPI:
     """The exchange on ``database_url`` (else ``settings.database_url``, else the default
     SQLite file), with migrations applied. With ``clear_every_s > 0`` (else
     ``settings.clear_every_s``) the market clears by itself once per period
-    (:mod:`suanli.api.scheduler`). ``settings`` defaults to the environment's."""
+    (:mod:`suanli.api.scheduler`). With ``gateway`` (else ``settings.serve_gateway``) the
+    buyers' OpenAI-compatible gateway (:mod:`suanli.gateway.app`) is served under
+    ``/gateway/v1``. ``settings`` defaults to the environment's."""
     settings = settings or Settings()
     every_s = settings.clear_every_s if clear_every_s is None else clear_every_s
+    with_gateway = settings.serve_gateway if gateway is None else gateway
     db = Database.connect(database_url or settings.database_url, pool=settings.db_pool)
     limiter = RateLimiter(settings)
+    served = None
+    if with_gateway:
+        from suanli.gateway.app import create_gateway_app
+
+        served = create_gateway_app(db=db)
 
     @asynccontextmanager
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
         task = None
         if every_s > 0:
             task = asyncio.create_task(clear_periodically(app_, every_s))
+        if served is not None:  # a mounted app's lifespan does not run by itself
+            await served.state.gateway.start()
         try:
             yield
         finally:
             if task is not None:
                 task.cancel()
+            if served is not None:
+                await served.state.gateway.stop()
             await limiter.aclose()
             db.dispose()
 
@@ -112,6 +127,8 @@ def create_app(
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    if served is not None:
+        app.mount("/gateway", served)
     # The order fast path sits inside the guards and the metrics middleware (added last =
     # outermost), so bodies are bounded and every answer is counted.
     app.add_middleware(FastOrders, fastapi_app=app)

@@ -301,6 +301,25 @@ class ExchangeClient:
         page: Json = self._get("/fills", limit=limit, offset=offset)
         return page
 
+    # -- serving a lease -----------------------------------------------------------------
+
+    def add_replica(self, lease_id: int, *, model: str, url: str, emulated: bool = False) -> (
+        Json
+    ):  # fmt: skip
+        """Register the OpenAI-compatible endpoint of a replica serving ``lease_id``."""
+        body = {"model": model, "url": url, "emulated": emulated}
+        replica: Json = self._post(f"/leases/{lease_id}/replicas", body)
+        return replica
+
+    def list_replicas(self, lease_id: int) -> list[Json]:
+        found: list[Json] = self._get(f"/leases/{lease_id}/replicas")
+        return found
+
+    def lease_outcomes(self, lease_id: int) -> Json:
+        """What the gateways measured for a lease, per hour, with attainment and credits."""
+        found: Json = self._get(f"/leases/{lease_id}/outcomes")
+        return found
+
     # -- the call-auction market ---------------------------------------------------------
 
     def market_order(
@@ -398,6 +417,11 @@ class ExchangeClient:
         return doc
 
     # -- hardware verification -----------------------------------------------------------
+
+    def verification_challenge(self) -> Json:
+        """A fresh nonce (seller key) for the next probe record to answer."""
+        challenge: Json = self._post("/verifications/challenges", {})
+        return challenge
 
     def upload_verification(self, record: Mapping[str, Any]) -> Json:
         """Send a ``suanli probe`` record (seller key); the answer names the verified GPUs."""

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     clear_every_s: float = Field(
         0.0, ge=0, le=86_400, description="seconds between call-auction rounds (0: on demand)"
     )
+    serve_gateway: bool = Field(
+        False, description="also serve the buyers' OpenAI-compatible gateway at /gateway/v1"
+    )
     max_body_bytes: int = Field(
         MIB, ge=1024, le=1024 * MIB, description="largest request body; larger ones get 413"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.market.conftest import Market
+from tests.conftest import Exchange as Market
 
 NOBODY = "nobody"
 
@@ -43,7 +43,7 @@ def _headers(market: Market, who: str) -> dict[str, str]:
 
 
 def test_every_role_against_every_endpoint(market: Market) -> None:
-    assert market.offer(gpu="H20", site="guian") == 1  # the offer the matrix's ask names
+    assert market.offer_id(gpu="H20", site="guian") == 1  # the offer the matrix's ask names
     wrong = []
     for method, path, body, expect in MATRIX:
         for who, status in expect.items():
@@ -55,7 +55,7 @@ def test_every_role_against_every_endpoint(market: Market) -> None:
 
 def test_cross_tenant_reads_and_writes_are_denied(market: Market) -> None:
     c = market.client
-    offer = market.offer(gpu="H20", site="guian")
+    offer = market.offer_id(gpu="H20", site="guian")
     ask = c.post("/market/orders", json=_order("ask", offer), headers=market.as_("seller_a")).json()
     c.post("/market/orders", json=_order("bid"), headers=market.as_("buyer_a"))
     # another tenant cannot withdraw the seller's ask, and does not see it

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from suanli.app import create_app
-from tests.conftest import in_process
-from tests.market.conftest import Market, keys_for, list_offer
+from tests.conftest import Exchange as Market
+from tests.conftest import in_process, list_offer, make_keys
 
 
 def _window() -> tuple[float, float]:
@@ -27,7 +27,7 @@ def _order(side: str, price: float, qty: int, **extra: object) -> dict[str, obje
 def test_market_round_trip(market: Market) -> None:
     ex = market
     c = ex.client
-    offer = ex.offer(count=16)
+    offer = ex.offer_id(count=16)
     r = c.post("/market/orders", json=_order("ask", 8.0, 8, offer_id=offer),
                headers=ex.as_("seller_a"))  # fmt: skip
     assert r.status_code == 201, r.text
@@ -91,14 +91,14 @@ def test_an_ask_reserves_its_offer_and_never_oversells(market: Market) -> None:
     """An ask takes GPUs out of its offer's ``available``: it cannot ask for more than is
     free, a direct order cannot take what the ask holds, and cancelling gives them back."""
     ex, c = market, market.client
-    offer = ex.offer(count=10)
+    offer = ex.offer_id(count=10)
     seller = ex.as_("seller_a")
     too_many = c.post("/market/orders", json=_order("ask", 8.0, 11, offer_id=offer), headers=seller)
     assert too_many.status_code == 409, too_many.text
     assert too_many.json()["context"]["field"] == "quantity_gpus"
     assert c.post("/market/orders", json=_order("ask", 8.0, 4),
                   headers=seller).json()["context"]["field"] == "offer_id"  # fmt: skip
-    other = ex.offer(count=4, who="seller_a")
+    other = ex.offer_id(count=4, who="seller_a")
     foreign = c.post("/market/orders", json=_order("ask", 8.0, 1, offer_id=other),
                      headers=ex.as_("buyer_a"))  # fmt: skip
     assert foreign.status_code == 403
@@ -126,7 +126,7 @@ def test_an_ask_reserves_its_offer_and_never_oversells(market: Market) -> None:
     assert sold == 10 and c.get(f"/offers/{offer}", headers=seller).json()["available"] == 0
 
     # a resting ask's GPUs come back when it is cancelled
-    third = ex.offer(count=8)
+    third = ex.offer_id(count=8)
     ask_id = c.post("/market/orders", json=_order("ask", 20.0, 8, offer_id=third),
                     headers=seller).json()["id"]  # fmt: skip
     assert c.get(f"/offers/{third}", headers=seller).json()["available"] == 0
@@ -137,7 +137,7 @@ def test_an_ask_reserves_its_offer_and_never_oversells(market: Market) -> None:
 
 def test_an_auction_fill_shows_in_utilization_and_the_index(market: Market) -> None:
     ex, c = market, market.client
-    offer = ex.offer(count=40)
+    offer = ex.offer_id(count=40)
     before = c.get("/web/api/utilization", params={"hours": 24}).json()["now"]
     ningxia = next(h for h in before if h["hub"] == "Ningxia")
     assert ningxia["gpus_leased"] == 0
@@ -160,7 +160,7 @@ def test_an_auction_fill_shows_in_utilization_and_the_index(market: Market) -> N
 def test_market_state_survives_restart(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'm.db'}"
     app = create_app(url)
-    headers = keys_for(app)
+    headers = make_keys(app)[0]
     with in_process(app) as c:
         offer = list_offer(c, headers["seller_a"])
         c.post("/market/orders", json=_order("ask", 8.0, 4, offer_id=offer),
@@ -179,7 +179,7 @@ def test_two_workers_share_one_market(tmp_path: Path) -> None:
 
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     app_a, app_b = create_app(url), create_app(url)
-    headers = keys_for(app_a)
+    headers = make_keys(app_a)[0]
     with in_process(app_a) as a, in_process(app_b) as b:
         offer = list_offer(a, headers["seller_a"], count=100)
 
@@ -222,7 +222,7 @@ def test_index_cli_reads_a_running_exchange(
     from suanli.client import InProcessTransport
 
     c = market.client
-    offer = market.offer()
+    offer = market.offer_id()
     c.post("/market/orders", json=_order("ask", 7.0, 4, offer_id=offer),
            headers=market.as_("seller_a"))  # fmt: skip
     c.post("/market/orders", json=_order("bid", 9.0, 4), headers=market.as_("buyer_a"))

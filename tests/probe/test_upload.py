@@ -3,30 +3,35 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from suanli.app import create_app
 from suanli.catalog import gpu
-from suanli.client import InProcessTransport
 from suanli.errors import DataFileError, Forbidden, InvalidRequest, Unauthorized
+from suanli.probe.challenge import answer
 from suanli.probe.overrides import measured_gpu, measured_peaks
+from suanli.probe.record import content_sha256
 from suanli.probe.upload import upload
-from suanli.store import create_key
+from tests.conftest import Exchange as SharedExchange
 
 BASE = "http://testserver"
 
 
+# This file's names for the shared exchange's keys (tests/conftest.py).
+WHO = {"seller": "seller_a", "other_seller": "seller_b", "buyer": "buyer_a"}
+
+
 class Exchange:
-    def __init__(self, app: Any, transport: InProcessTransport, keys: dict[str, str]) -> None:
-        self.app = app
-        self.transport = transport
-        self.client = httpx.Client(transport=transport, base_url=BASE)
-        self.keys = keys
+    """The shared test exchange, with the key names used here."""
+
+    def __init__(self, shared: SharedExchange) -> None:
+        self.app = shared.app
+        self.transport = shared.transport
+        self.client = shared.client
+        self.keys = {who: shared.key(name) for who, name in WHO.items()}
 
     def get(self, path: str, who: str = "buyer") -> Any:
         response = self.client.get(path, headers={"Authorization": f"Bearer {self.keys[who]}"})
@@ -35,19 +40,22 @@ class Exchange:
 
 
 @pytest.fixture
-def exchange(tmp_path: Path) -> Iterator[Exchange]:
-    app = create_app(f"sqlite:///{tmp_path / 'exchange.db'}")
-    keys = {}
-    with app.state.db.write() as session:
-        for who, role, tenant in (
-            ("seller", "seller", "acme-dc"),
-            ("other_seller", "seller", "borealis-dc"),
-            ("buyer", "buyer", "alpha-ai"),
-        ):
-            keys[who] = create_key(session, role=role, name=who, tenant=tenant).secret
-    transport = InProcessTransport(app)
-    yield Exchange(app, transport, keys)
-    transport.close()
+def exchange(sqlite_exchange: SharedExchange) -> Exchange:
+    return Exchange(sqlite_exchange)
+
+
+def _fresh(exchange: Exchange, record: dict[str, Any], who: str = "seller") -> dict[str, Any]:
+    """``record`` as a probe run made now under a fresh challenge of the exchange would seal
+    it (new time, the challenge's answer, a new hash)."""
+    response = exchange.client.post(
+        "/verifications/challenges", headers={"Authorization": f"Bearer {exchange.keys[who]}"}
+    )
+    assert response.status_code == 201, response.text
+    out = {k: v for k, v in record.items() if k != "sha256"}
+    out["created_at"] = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    out["challenge"] = answer(response.json()["nonce"])
+    out["sha256"] = content_sha256(out)
+    return out
 
 
 def _offer(exchange: Exchange, gpu_name: str, who: str = "seller") -> int:
@@ -70,6 +78,7 @@ def _offer(exchange: Exchange, gpu_name: str, who: str = "seller") -> int:
 def test_upload_marks_the_sellers_offers_verified(
     exchange: Exchange, h200_record: dict[str, Any]
 ) -> None:
+    h200_record = _fresh(exchange, h200_record)
     offer_id = _offer(exchange, "H200")
     before = exchange.get(f"/offers/{offer_id}/verification")
     assert before["verified"] is False and before["verified_at"] is None
@@ -97,6 +106,7 @@ def test_upload_marks_the_sellers_offers_verified(
 def test_other_sellers_and_other_gpus_are_not_verified(
     exchange: Exchange, h200_record: dict[str, Any]
 ) -> None:
+    h200_record = _fresh(exchange, h200_record)
     upload(h200_record, url=BASE, key=exchange.keys["seller"], transport=exchange.transport)
     their_h200 = _offer(exchange, "H200", who="other_seller")
     our_h100 = _offer(exchange, "H100")
@@ -107,6 +117,7 @@ def test_other_sellers_and_other_gpus_are_not_verified(
 def test_the_same_record_twice_is_stored_once(
     exchange: Exchange, h200_record: dict[str, Any]
 ) -> None:
+    h200_record = _fresh(exchange, h200_record)
     first = upload(h200_record, url=BASE, key=exchange.keys["seller"], transport=exchange.transport)
     again = upload(h200_record, url=BASE, key=exchange.keys["seller"], transport=exchange.transport)
     assert again["id"] == first["id"]
@@ -122,6 +133,7 @@ def test_the_same_record_twice_is_stored_once(
 def test_a_forged_record_is_refused_by_the_exchange(
     exchange: Exchange, h200_record: dict[str, Any]
 ) -> None:
+    h200_record = _fresh(exchange, h200_record)
     forged = copy.deepcopy(h200_record)
     forged["gpus"][0]["verdict"]["status"] = "verified"
     forged["gpus"][0]["reported"]["name"] = "NVIDIA H100 80GB HBM3"
@@ -197,6 +209,7 @@ def test_an_unreachable_exchange_is_unavailable(h200_record: dict[str, Any]) -> 
 def test_offer_lists_and_gets_show_verified_with_the_date(
     exchange: Exchange, h200_record: dict[str, Any]
 ) -> None:
+    h200_record = _fresh(exchange, h200_record)
     verified_id = _offer(exchange, "H200")
     unverified_id = _offer(exchange, "H100")
     theirs_id = _offer(exchange, "H200", who="other_seller")
@@ -225,6 +238,7 @@ def test_offer_lists_and_gets_show_verified_with_the_date(
 def test_an_offer_page_costs_one_verification_query(
     exchange: Exchange, h200_record: dict[str, Any]
 ) -> None:
+    h200_record = _fresh(exchange, h200_record)
     from sqlalchemy import event
 
     for _ in range(6):
@@ -244,3 +258,71 @@ def test_an_offer_page_costs_one_verification_query(
         event.remove(engine, "before_cursor_execute", record)
     assert sum(o["verified"] for o in page["items"]) == 6
     assert sum("verifications" in sql for sql in statements) == 1
+
+
+def _upload_as(exchange: Exchange, record: dict[str, Any], who: str = "seller") -> httpx.Response:
+    return exchange.client.post(
+        "/verifications",
+        json=record,
+        headers={"Authorization": f"Bearer {exchange.keys[who]}"},
+    )
+
+
+def _seal(record: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    out = {k: v for k, v in record.items() if k != "sha256"}
+    out.update(changes)
+    out["sha256"] = content_sha256(out)
+    return out
+
+
+def test_an_old_record_without_a_challenge_is_refused(
+    exchange: Exchange, h200_record: dict[str, Any]
+) -> None:
+    response = _upload_as(exchange, h200_record)  # recorded before any challenge: not fresh
+    assert response.status_code == 422 and "challenge" in response.text
+    assert exchange.get("/verifications") == []
+
+
+def test_a_hand_written_answer_or_a_borrowed_nonce_is_refused(
+    exchange: Exchange, h200_record: dict[str, Any]
+) -> None:
+    good = _fresh(exchange, h200_record)
+    # the right nonce, an answer made up instead of running the seeded workload
+    guessed = _seal(good, challenge={"nonce": good["challenge"]["nonce"], "answer": "0" * 64})
+    response = _upload_as(exchange, guessed)
+    assert response.status_code == 422 and "answer" in response.text
+    # another seller's nonce, correctly answered
+    theirs = _fresh(exchange, h200_record, who="other_seller")
+    assert _upload_as(exchange, theirs).status_code == 409
+    # a nonce nobody issued
+    made_up = _seal(good, challenge=answer("ab" * 16))
+    assert _upload_as(exchange, made_up).status_code == 409
+    # the genuine record still goes in, once; a second record on the same nonce does not
+    assert _upload_as(exchange, good).status_code == 201
+    second = _seal(good, hostname_note="another run")
+    response = _upload_as(exchange, second)
+    assert response.status_code == 409 and "already used" in response.text
+
+
+def test_an_expired_challenge_is_refused(exchange: Exchange, h200_record: dict[str, Any]) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from suanli.store.verification_tables import ProbeChallenge
+
+    record = _fresh(exchange, h200_record)
+    with exchange.app.state.db.write() as session:
+        session.execute(
+            update(ProbeChallenge).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    response = _upload_as(exchange, record)
+    assert response.status_code == 409 and "expired" in response.text
+
+
+def test_the_answer_is_the_seeded_workload() -> None:
+    from suanli.probe.challenge import seed_of, workload_answer
+
+    assert workload_answer("00" * 16) == workload_answer("00" * 16)
+    assert workload_answer("00" * 16) != workload_answer("01" * 16)
+    assert seed_of("ff" * 16) == 2**64 - 1

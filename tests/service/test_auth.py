@@ -10,7 +10,7 @@ from typing import Any
 
 from suanli.store import Caller
 from suanli.store.requests import create_quote, get_request
-from tests.service.conftest import Exchange
+from tests.conftest import Exchange
 
 WHO = ("anon", "seller_a", "seller_b", "buyer_a", "buyer_b", "operator")
 

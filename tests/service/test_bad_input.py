@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.service.conftest import OFFER, Exchange
+from tests.conftest import OFFER, Exchange
 
 HUGE = 10**20
 

@@ -16,8 +16,7 @@ from sqlalchemy.exc import OperationalError
 from suanli.bench.server import ServerProcess
 from suanli.store import Database, create_key
 from suanli.store.offers import create_offer
-
-from .conftest import Exchange
+from tests.conftest import Exchange
 
 BUYERS = 24
 SENDERS = 6

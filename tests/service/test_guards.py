@@ -17,12 +17,11 @@ with warnings.catch_warnings():
 from suanli.app import create_app
 from suanli.settings import Settings
 from suanli.store import create_key
-
-from .conftest import OFFER, Exchange, _sqlite_url
+from tests.conftest import OFFER, Exchange, sqlite_copy
 
 
 def _app(tmp_path: Path, template: Path, **settings: object) -> Iterator[tuple[TestClient, str]]:
-    app = create_app(_sqlite_url(template, tmp_path), settings=Settings(**settings))  # type: ignore[arg-type]
+    app = create_app(sqlite_copy(template, tmp_path), settings=Settings(**settings))  # type: ignore[arg-type]
     with app.state.db.write() as session:
         secret = create_key(session, role="seller", name="s", tenant="acme").secret
     with TestClient(app) as client:
@@ -244,7 +243,7 @@ def test_nodes_sharing_redis_share_the_limits(tmp_path: Path, sqlite_template: P
         rate_limit_storage="redis://127.0.0.1:6379",
         rate_limit_prefix=f"suanli-i17-test-{uuid.uuid4().hex[:8]}",
     )
-    url = _sqlite_url(sqlite_template, tmp_path)
+    url = sqlite_copy(sqlite_template, tmp_path)
     first, second = create_app(url, settings=settings), create_app(url, settings=settings)
     with first.state.db.write() as session:
         secret = create_key(session, role="buyer", name="b", tenant="t").secret

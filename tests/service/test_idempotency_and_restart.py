@@ -7,8 +7,7 @@ from sqlalchemy import func, select
 from suanli.app import create_app
 from suanli.store.migrate import current_revision
 from suanli.store.models import Fill, Lease, Offer, Order
-from tests.conftest import in_process
-from tests.service.conftest import OFFER, Exchange, make_keys
+from tests.conftest import OFFER, Exchange, in_process, make_keys
 
 
 def _count(exchange: Exchange, model: type) -> int:

@@ -3,7 +3,7 @@ a revoked one is refused at once, and no listing ever shows a key itself."""
 
 from __future__ import annotations
 
-from tests.service.conftest import Exchange
+from tests.conftest import Exchange
 
 
 def test_operator_creates_lists_and_revokes_keys(exchange: Exchange) -> None:

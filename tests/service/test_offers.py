@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.service.conftest import Exchange
+from tests.conftest import Exchange
 
 
 def test_seller_lists_an_offer_and_catalog_names_are_resolved(exchange: Exchange) -> None:

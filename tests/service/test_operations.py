@@ -13,7 +13,7 @@ from suanli.cli.main import app as cli
 from suanli.store import Database
 from suanli.store.keys import hash_key
 from suanli.store.models import ApiKey
-from tests.service.conftest import Exchange
+from tests.conftest import Exchange
 
 
 def test_healthz_and_metrics(sqlite_exchange: Exchange) -> None:

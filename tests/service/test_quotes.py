@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.service.conftest import Exchange
+from tests.conftest import Exchange
 
 SERVE = {
     "kind": "serve",

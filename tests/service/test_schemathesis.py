@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, settings
 
 from suanli.app import create_app
 from suanli.store import create_key
-from tests.service.conftest import OFFER
+from tests.conftest import OFFER
 
 KEYS: dict[str, str] = {}
 _FOLDER = Path(tempfile.mkdtemp(prefix="suanli-fuzz-"))

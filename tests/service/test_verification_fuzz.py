@@ -22,8 +22,7 @@ with warnings.catch_warnings():
 from suanli.app import create_app
 from suanli.probe.record import content_sha256
 from suanli.store import create_key
-
-from .conftest import _sqlite_url
+from tests.conftest import sqlite_copy
 
 RECORD: dict[str, Any] = json.loads(
     (Path(__file__).parents[1] / "probe" / "fixtures" / "h200_probe.json").read_text()
@@ -75,7 +74,7 @@ def seller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClien
 
     template = folder / "template.db"
     Database.connect(f"sqlite:///{template}").dispose()
-    app = create_app(_sqlite_url(template, folder))
+    app = create_app(sqlite_copy(template, folder))
     with app.state.db.write() as session:
         secret = create_key(session, role="seller", name="s", tenant="acme").secret
     with TestClient(app) as client:

@@ -92,6 +92,11 @@ def test_buyer_orders_a_quote_and_sees_the_active_lease_with_its_slo(
         "the active lease",
     )
     wait_for(browser, lambda d: "active" in _row_text(d, f"{row} .act-status"), "status active")
+    wait_for(  # the page's own requests table re-reads it too
+        browser,
+        lambda d: "active" in _row_text(d, "#requests-table tr[data-request='1']"),
+        "the requests table showing the request active",
+    )
     slo = _row_text(browser, f"{row} .act-slo")
     assert "Shanghai: met (TTFT" in slo and "vs 800 ms" in slo
     assert "offers considered" in _row_text(browser, f"{row} .act-why")

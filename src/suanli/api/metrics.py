@@ -70,9 +70,9 @@ class Metrics:
         self.latency.labels(method, route).observe(seconds)
 
     def render(self, db: Database) -> str:
-        """The Prometheus text exposition of the requests plus the GPU gauges."""
+        """The Prometheus text exposition of the requests plus the GPU and serving gauges."""
         text = generate_latest(self._registry).decode()
-        return text + "\n".join(_gpu_gauges(db)) + "\n"
+        return text + "\n".join([*_gpu_gauges(db), *_serving_gauges(db)]) + "\n"
 
 
 def _gpu_gauges(db: Database) -> list[str]:
@@ -104,6 +104,45 @@ def _gpu_gauges(db: Database) -> list[str]:
     ):
         out += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
         out += [f'{name}{{hub="{_esc(f[0])}"}} {f[column]}' for f in figures]
+    return out
+
+
+def _serving_gauges(db: Database) -> list[str]:
+    """Per lease: calls, SLO attainment and tokens measured by the gateways in the current
+    UTC hour, and SLO credits settled so far."""
+    from datetime import UTC, datetime
+
+    from suanli.store.gateway import credit_totals, serving_totals
+
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    with db.read() as session:
+        totals = serving_totals(session, since=hour)
+        credits = credit_totals(session)
+    out = [
+        "# HELP suanli_lease_calls Calls the gateways served for a lease this UTC hour.",
+        "# TYPE suanli_lease_calls gauge",
+    ]
+    out += [f'suanli_lease_calls{{lease="{t[0]}"}} {t[1]}' for t in totals]
+    out += [
+        "# HELP suanli_lease_slo_attainment Share of this hour's calls that met the lease's "
+        "TTFT and TPOT targets.",
+        "# TYPE suanli_lease_slo_attainment gauge",
+    ]
+    out += [
+        f'suanli_lease_slo_attainment{{lease="{t[0]}"}} {t[2] / t[1]:.6f}' for t in totals if t[1]
+    ]
+    out += [
+        "# HELP suanli_lease_tokens Tokens served for a lease this UTC hour.",
+        "# TYPE suanli_lease_tokens gauge",
+    ]
+    for t in totals:
+        out.append(f'suanli_lease_tokens{{lease="{t[0]}",kind="input"}} {t[3]}')
+        out.append(f'suanli_lease_tokens{{lease="{t[0]}",kind="output"}} {t[4]}')
+    out += [
+        "# HELP suanli_lease_slo_credit_fen SLO credits settled for a lease, in fen.",
+        "# TYPE suanli_lease_slo_credit_fen gauge",
+    ]
+    out += [f'suanli_lease_slo_credit_fen{{lease="{lease}"}} {fen}' for lease, fen in credits]
     return out
 
 

@@ -94,7 +94,7 @@ class OfferOut(Output):
 # --- requests ---------------------------------------------------------------------------
 
 
-class ServeSpec(Input):
+class ServeRequestIn(Input):
     """Serve a model to users in some cities within latency targets."""
 
     kind: Literal["serve"]
@@ -115,7 +115,7 @@ class ServeSpec(Input):
     max_price_cny_per_gpu_hour: Price | None = None
 
 
-class BatchSpec(Input):
+class BatchRequestIn(Input):
     """Run a batch job of a known size (GPU-hours) by a deadline."""
 
     kind: Literal["batch"]
@@ -126,7 +126,7 @@ class BatchSpec(Input):
     max_price_cny_per_gpu_hour: Price | None = None
 
 
-class TrainSpec(Input):
+class TrainRequestIn(Input):
     """Train on a gang of interconnected GPUs at one site for some hours."""
 
     kind: Literal["train"]
@@ -138,7 +138,7 @@ class TrainSpec(Input):
     max_price_cny_per_gpu_hour: Price | None = None
 
 
-RequestIn = Annotated[ServeSpec | BatchSpec | TrainSpec, Field(discriminator="kind")]
+RequestIn = Annotated[ServeRequestIn | BatchRequestIn | TrainRequestIn, Field(discriminator="kind")]
 
 
 class RequestOut(Output):

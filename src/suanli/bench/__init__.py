@@ -9,7 +9,10 @@ compares against a baseline measured in the same run:
 * :mod:`suanli.bench.market`: clearing a synthetic book;
 * :mod:`suanli.bench.placement`: the fast placement solver against baselines and the MILP;
 * :mod:`suanli.bench.sim`: a month of the national market;
-* :mod:`suanli.bench.sizing`: sizing over every GPU type.
+* :mod:`suanli.bench.sizing`: sizing over every GPU type;
+* :mod:`suanli.bench.gateway`: ``suanli gateway``'s overhead on the time to first token at
+  200 streams, against calling the emulated replica directly; :mod:`suanli.bench.serving`
+  starts the emulator, the gateway and a served lease on one machine (also for the tests).
 
 Nothing in the service packages imports this package; it may import any of them.
 """

@@ -22,6 +22,9 @@ def create_key(
     role: str = typer.Option(..., help="seller, buyer or operator"),
     name: str = typer.Option(..., help="who the key is for"),
     tenant: str | None = typer.Option(None, help="tenant the key acts for (default: NAME)"),
+    region: str | None = typer.Option(
+        None, help="city the key's gateway calls come from by default (e.g. Shanghai)"
+    ),
     database_url: str | None = DB_OPTION,
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
@@ -32,7 +35,7 @@ def create_key(
     db = Database.connect(database_url)
     try:
         with db.write() as session:
-            key = make(session, role=role, name=name, tenant=tenant)
+            key = make(session, role=role, name=name, tenant=tenant, region=region)
     finally:
         db.dispose()
     if as_json:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import typer
 
 bench_app = typer.Typer(
-    help="Benchmarks (placement, api, market, sim); print JSON.", no_args_is_help=True
+    help="Benchmarks (placement, api, market, sim, sizing, gateway); print JSON.",
+    no_args_is_help=True,
 )
 
 
@@ -130,5 +131,28 @@ def bench_api(
     print_json(
         run_api_bench(
             postgres_url=postgres, seconds=seconds, concurrency=concurrency, workers=workers
+        )
+    )
+
+
+@bench_app.command("gateway")
+def bench_gateway(
+    concurrency: int = typer.Option(200, "--concurrency", min=1, help="concurrent streams"),
+    duration: float = typer.Option(10.0, "--duration", min=0.5, help="seconds per phase"),
+    warmup: float = typer.Option(2.0, "--warmup", min=0.0, help="seconds not measured"),
+    max_tokens: int = typer.Option(8, "--max-tokens", min=1, help="tokens per answer"),
+    as_json: bool = typer.Option(True, "--json/--no-json", help="print one JSON document"),
+) -> None:
+    """The gateway's overhead on TTFT at CONCURRENCY streams to an emulated replica;
+    baseline: the same load sent to the replica directly in the same run."""
+    from suanli.bench.gateway import run
+    from suanli.cli.common import print_json
+
+    print_json(
+        run(
+            concurrency=concurrency,
+            duration_s=duration,
+            warmup_s=warmup,
+            max_tokens=max_tokens,
         )
     )

@@ -25,7 +25,7 @@ OFFSET = typer.Option(0, "--offset", min=0, help="rows to skip")
 
 offers_app = typer.Typer(help="Offers on the exchange: list, add, withdraw.", no_args_is_help=True)
 requests_app = typer.Typer(help="Buyers' requests: submit, list.", no_args_is_help=True)
-leases_app = typer.Typer(help="Leases: list.", no_args_is_help=True)
+leases_app = typer.Typer(help="Leases: list, show, release, add-replica.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -224,3 +224,79 @@ def leases_list(
     columns = ["id", "offer_id", "buyer", "seller", "gpu", "site", "gpus",
                "price_cny_per_gpu_hour", "status"]  # fmt: skip
     _show(page["items"], "Leases", columns, as_json, page)
+
+
+@leases_app.command("show")
+def leases_show(
+    lease_id: int = typer.Argument(..., min=1, help="lease id"),
+    url: str = URL,
+    key: str | None = KEY,
+    as_json: bool = JSON,
+) -> None:
+    """One lease: its replicas and, per hour, what the gateways measured (calls, TTFT,
+    TPOT, tokens), its SLO attainment and the credit the rule gives."""
+    with connect(url, key) as client:
+        lease = client.get_lease(lease_id)
+        replicas = client.list_replicas(lease_id)
+        outcomes = client.lease_outcomes(lease_id)
+    if as_json:
+        print_json({"lease": lease, "replicas": replicas, "outcomes": outcomes})
+        return
+    console.print(
+        f"lease {lease['id']}: {lease['gpus']} x {lease['gpu']} at {lease['site']}, "
+        f"{lease['price_cny_per_gpu_hour']} CNY/GPU-h, {lease['status']}",
+        highlight=False,
+    )
+    targets = outcomes.get("targets")
+    if targets:
+        console.print(
+            f"targets: TTFT <= {targets['ttft_ms']:g} ms, TPOT <= {targets['tpot_ms']:g} ms "
+            f"for {targets['percentile']:g} % of calls",
+            highlight=False,
+        )
+    else:
+        console.print("targets: none (the lease was not ordered for a serve request)")
+    console.print(table("Replicas", ["id", "model", "url", "health", "emulated"],
+                        [[r["id"], r["model"], r["url"], r["health"], r["emulated"]]
+                         for r in replicas]))  # fmt: skip
+    rows = []
+    for h in outcomes["hours"]:
+        attainment = h["attainment"]
+        rows.append(
+            [
+                h["hour"][5:13].replace("T", " ") + "h",  # MM-DD HHh (UTC)
+                h["calls"],
+                "-" if attainment is None else f"{attainment * 100:.1f}%",
+                "-" if h["mean_ttft_ms"] is None else f"{h['mean_ttft_ms']:.1f}",
+                "-" if h["mean_tpot_ms"] is None else f"{h['mean_tpot_ms']:.1f}",
+                h["output_tokens"],
+                f"{h['credit_fen'] / 100:.2f}",
+                "yes" if h["settled"] else "no",
+            ]
+        )
+    console.print(
+        table(
+            "Hours (UTC)",
+            ["hour", "calls", "met", "ttft ms", "tpot ms", "out tok", "credit CNY", "settled"],
+            rows,
+        )
+    )
+
+
+@leases_app.command("add-replica")
+def leases_add_replica(
+    lease_id: int = typer.Argument(..., min=1, help="lease id"),
+    model: str = typer.Option(..., "--model", help="the model name the replica serves"),
+    endpoint: str = typer.Option(..., "--endpoint", help="its OpenAI API base URL"),
+    emulated: bool = typer.Option(False, "--emulated", help="it is suanli emulate-engine"),
+    url: str = URL,
+    key: str | None = KEY,
+    as_json: bool = JSON,
+) -> None:
+    """Register a serving replica's endpoint for a lease (seller, or its buyer)."""
+    with connect(url, key) as client:
+        replica = client.add_replica(lease_id, model=model, url=endpoint, emulated=emulated)
+    if as_json:
+        print_json(replica)
+        return
+    console.print(f"replica {replica['id']} of lease {lease_id}: {replica['url']}", highlight=False)

@@ -38,8 +38,15 @@ def probe(
     from suanli.probe.run import probe as run_probe
     from suanli.probe.run import summary_rows
 
+    nonce = None
+    if upload:
+        from suanli.cli import remote
+        from suanli.client import ExchangeClient
+
+        with ExchangeClient(url, key, transport=remote.transport) as client:
+            nonce = client.verification_challenge()["nonce"]
     try:
-        record = run_probe(quick=quick)
+        record = run_probe(quick=quick, challenge=nonce)
     except Unavailable as exc:
         if as_json:
             print(json.dumps(exc.to_dict()))

@@ -50,6 +50,9 @@ def serve(
     ),
     log_level: str = typer.Option("info", help="debug, info, warning or error"),
     access_log: bool = typer.Option(True, help="one JSON line per request"),
+    gateway: bool = typer.Option(
+        False, "--gateway", help="also serve the buyers' OpenAI API at /gateway/v1"
+    ),
     clear_every: float = typer.Option(
         60.0, min=0.0, help="seconds between the market's call-auction rounds (0: only on demand)"
     ),
@@ -73,6 +76,7 @@ def serve(
             "database_url": url,
             "log_level": log_level.upper() if access_log else "WARNING",
             "clear_every_s": clear_every,
+            "serve_gateway": gateway or base.serve_gateway,
             "metrics_dir": metrics_dir,
         }
     )

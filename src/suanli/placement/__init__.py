@@ -10,7 +10,6 @@ fabric and price limits, with every decision explained.
 * Output: :class:`Placement` (assignments, unplaced reasons, explanations, cost, bound).
 """
 
-from suanli.placement.api import place, place_cheapest_type, place_nearest, solve
 from suanli.placement.model import (
     BatchDemand,
     Demand,
@@ -20,8 +19,9 @@ from suanli.placement.model import (
     ServeDemand,
     ServeOption,
 )
-from suanli.placement.result import Assignment, Explanation, Placement, Rejection
+from suanli.placement.result import Assignment, Explanation, OfferRejection, Placement
 from suanli.placement.sizing import demands_from_sizing
+from suanli.placement.solve import place, place_cheapest_type, place_nearest, solve
 
 __all__ = [
     "Assignment",
@@ -30,8 +30,8 @@ __all__ = [
     "Explanation",
     "GangDemand",
     "Offer",
+    "OfferRejection",
     "Placement",
-    "Rejection",
     "RttTable",
     "ServeDemand",
     "ServeOption",

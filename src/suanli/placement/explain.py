@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from suanli.placement.model import REASONS
 from suanli.placement.problem import IntArray, Problem
-from suanli.placement.result import Explanation, Rejection, kind_name
+from suanli.placement.result import Explanation, OfferRejection, kind_name
 
 if TYPE_CHECKING:
     from suanli.placement.result import Placement
@@ -108,7 +108,9 @@ def explain(placement: Placement, d: int) -> Explanation:
     order = np.lexsort((p.offer_price[rejected_idx], -codes[rejected_idx]))
     listed = rejected_idx[order[:MAX_LISTED_REJECTIONS]]
     rejected = tuple(
-        Rejection(p.offer_ids[int(o)], REASONS[int(codes[o])], _detail(p, d, int(o), int(codes[o])))
+        OfferRejection(
+            p.offer_ids[int(o)], REASONS[int(codes[o])], _detail(p, d, int(o), int(codes[o]))
+        )
         for o in listed
     )
     placed = bool(placement.solution.chosen_alt[d] >= 0)

@@ -49,7 +49,7 @@ class Assignment:
 
 
 @dataclass(frozen=True, slots=True)
-class Rejection:
+class OfferRejection:
     """An offer not used for a demand, and why (a name from ``model.REASONS``)."""
 
     offer_id: str
@@ -67,7 +67,7 @@ class Explanation:
     option: str
     considered: int
     chosen: tuple[Assignment, ...]
-    rejected: tuple[Rejection, ...]
+    rejected: tuple[OfferRejection, ...]
     rejected_by_reason: Mapping[str, int]
     reason: str | None = None
 

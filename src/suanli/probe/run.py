@@ -87,8 +87,12 @@ def probe(
     tiny: bool = False,
     clock: Callable[[], float] = time.monotonic,
     progress: Callable[[str], None] = _say,
+    challenge: str | None = None,
 ) -> dict[str, Any]:
     """Run the probe and return the sealed verification record.
+
+    ``challenge`` is a nonce issued by the exchange: the probe runs the workload it seeds
+    and seals the answer into the record (:mod:`suanli.probe.challenge`).
 
     Raises :class:`~suanli.errors.Unavailable` when no GPU or driver is found.
     ``tiny`` shrinks every size (for tests on a CPU build of PyTorch).
@@ -123,6 +127,10 @@ def probe(
     else:
         progress("PyTorch with CUDA is not available: GPU figures are not measured")
         extra["cpu_measurements"] = numpy_suite(budget, quick=True)
+    if challenge is not None:
+        from suanli.probe.challenge import answer
+
+        extra["challenge"] = answer(challenge)
     entries = [gpu_entry(d, per_gpu.get(d.index, []), catalog) for d in detected]
     machine = machine_info(torch)
     if detected and detected[0].driver_version:

@@ -15,6 +15,7 @@ current head; ``Database.connect`` applies it at start-up.
 """
 
 from suanli.store.db import Database, default_database_url, resolve_database_url
+from suanli.store.gateway_tables import LeaseMinuteRow, ReplicaRow, SloCreditRow
 from suanli.store.keys import ROLES, Caller, NewKey, create_key, lookup_key
 from suanli.store.models import Base
 from suanli.store.verification_tables import Verification
@@ -24,7 +25,10 @@ __all__ = [
     "Base",
     "Caller",
     "Database",
+    "LeaseMinuteRow",
     "NewKey",
+    "ReplicaRow",
+    "SloCreditRow",
     "Verification",
     "create_key",
     "default_database_url",

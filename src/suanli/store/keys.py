@@ -27,6 +27,7 @@ class Caller:
     key_id: str
     role: str
     tenant: str
+    region: str | None = None  # default caller region for the gateway (a city)
 
     @property
     def is_operator(self) -> bool:
@@ -49,8 +50,16 @@ def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def create_key(session: Session, *, role: str, name: str, tenant: str | None = None) -> NewKey:
-    """Add a key with ``role`` for ``tenant`` (default: ``name``) and return it once."""
+def create_key(
+    session: Session,
+    *,
+    role: str,
+    name: str,
+    tenant: str | None = None,
+    region: str | None = None,
+) -> NewKey:
+    """Add a key with ``role`` for ``tenant`` (default: ``name``) and return it once;
+    ``region`` (a catalog city or site) is where its gateway calls come from by default."""
     if role not in ROLES:
         raise InvalidRequest(
             f"unknown role {role!r}", field="role", hint="use one of: " + ", ".join(ROLES)
@@ -61,9 +70,22 @@ def create_key(session: Session, *, role: str, name: str, tenant: str | None = N
     tenant = (tenant or name).strip()
     if not tenant or len(tenant) > 200:
         raise InvalidRequest("a tenant name has 1-200 characters", field="tenant")
+    if region is not None:
+        from suanli.catalog.geography import place
+
+        region = place(region).name  # NotFound for an unknown place
     key_id = "k" + secrets.token_hex(6)
     secret = f"sk_{key_id}_{secrets.token_urlsafe(32)}"
-    session.add(ApiKey(id=key_id, name=name, role=role, tenant=tenant, key_hash=hash_key(secret)))
+    session.add(
+        ApiKey(
+            id=key_id,
+            name=name,
+            role=role,
+            tenant=tenant,
+            key_hash=hash_key(secret),
+            region=region,
+        )
+    )
     session.flush()
     return NewKey(key_id=key_id, name=name, role=role, tenant=tenant, secret=secret)
 
@@ -71,10 +93,10 @@ def create_key(session: Session, *, role: str, name: str, tenant: str | None = N
 def lookup_key(session: Session, secret: str) -> Caller | None:
     """The caller a key belongs to, or None when the key is unknown or revoked."""
     row = session.execute(
-        select(ApiKey.id, ApiKey.role, ApiKey.tenant, ApiKey.revoked_at).where(
+        select(ApiKey.id, ApiKey.role, ApiKey.tenant, ApiKey.revoked_at, ApiKey.region).where(
             ApiKey.key_hash == hash_key(secret)
         )
     ).first()
     if row is None or row.revoked_at is not None:
         return None
-    return Caller(key_id=row.id, role=row.role, tenant=row.tenant)
+    return Caller(key_id=row.id, role=row.role, tenant=row.tenant, region=row.region)

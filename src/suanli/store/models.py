@@ -68,6 +68,8 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # where the key's calls come from when a gateway call names no region (a city)
+    region: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class Offer(Base):
@@ -105,7 +107,7 @@ class Offer(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
-class Request(Base):
+class RequestRow(Base):
     """A buyer's request in outcome terms (serve / batch / train); ``spec`` is its body."""
 
     __tablename__ = "requests"

@@ -14,18 +14,28 @@ short, the whole order rolls back: an order is all or nothing.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, NoReturn, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import (
+    Integer,
+    Select,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import UpdateBase
 
 from suanli.errors import Conflict, InvalidRequest, NotFound
 from suanli.store.keys import Caller
-from suanli.store.models import Lease, Offer, utcnow
+from suanli.store.models import Fill, Lease, Offer, Order, utcnow
 
 MAX_ITEMS = 100
 T = TypeVar("T")
@@ -45,38 +55,75 @@ def merge_items(items: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     return sorted(merged.items())
 
 
-# The hot path talks to the driver directly (sqlite3 or psycopg): SQLAlchemy's per-statement
-# overhead was most of an order's CPU time. Statements are written once with :name
-# parameters and translated to the driver's style; the transaction is still the Session's.
-_RESERVE_SQL = (
-    "UPDATE offers SET available = available - :gpus"
-    " WHERE id = :offer_id AND status = 'open' AND available >= :gpus"
-    " RETURNING seller, gpu, site, hub, price_cny_per_gpu_hour, interruptible"
-)
-_INSERT_ORDER_SQL = (
-    "INSERT INTO orders (buyer, request_id, quote_id, status, gpus, cost_cny_per_hour,"
-    " created_at) VALUES (:buyer, :request_id, :quote_id, 'filled', :gpus, :cost,"
-    " :created_at) RETURNING id"
-)
-_INSERT_LEASE_SQL = (
-    "INSERT INTO leases (order_id, offer_id, buyer, seller, gpu, site, hub, gpus,"
-    " price_cny_per_gpu_hour, hours, status, created_at, ended_at, kind, pricing, metered_h)"
-    " VALUES (:order_id, :offer_id, :buyer, :seller, :gpu, :site, :hub, :gpus, :price,"
-    " :hours, 'active', :created_at, NULL, 'direct', :pricing, 0) RETURNING id"
-)
-_INSERT_FILL_SQL = (
-    "INSERT INTO fills (order_id, lease_id, offer_id, buyer, seller, gpu, site, hub, gpus,"
-    " price_cny_per_gpu_hour, interruptible, created_at, kind, pricing) VALUES (:order_id,"
-    " :lease_id, :offer_id, :buyer, :seller, :gpu, :site, :hub, :gpus, :price,"
-    " :interruptible, :created_at, 'direct', :pricing)"
-)
-_PARAM = re.compile(r":([a-z_]+)")
+# The hot path talks to the driver directly (sqlite3 or psycopg): SQLAlchemy's per-execution
+# overhead was most of an order's CPU time. The statements are SQLAlchemy Core, built from the
+# models' tables (a column is spelled once, in the model), and compiled once per dialect to
+# the driver's own SQL and parameter style; the transaction is still the Session's.
+def _reserve() -> UpdateBase:
+    gpus = bindparam("gpus", type_=Integer)
+    return (
+        update(Offer)
+        .where(Offer.id == bindparam("offer_id", type_=Integer))
+        .where(Offer.status == literal_column("'open'"))
+        .where(Offer.available >= gpus)
+        .values(available=Offer.available - gpus)
+        .returning(
+            Offer.seller,
+            Offer.gpu,
+            Offer.site,
+            Offer.hub,
+            Offer.price_cny_per_gpu_hour,
+            Offer.interruptible,
+        )
+    )
+
+
+def _insert(
+    model: Any, constants: dict[str, str], names: dict[str, str], *, returning: bool = True
+) -> UpdateBase:
+    """``INSERT`` of bound parameters (column -> parameter name) and SQL constants,
+    returning the new row's id."""
+    values: dict[str, Any] = {column: bindparam(name) for column, name in names.items()}
+    values.update({column: literal_column(sql) for column, sql in constants.items()})
+    statement = insert(model).values(values)
+    return statement.returning(model.id) if returning else statement
+
+
+_ORDER = {"buyer": "buyer", "request_id": "request_id", "quote_id": "quote_id", "gpus": "gpus",
+          "cost_cny_per_hour": "cost", "created_at": "created_at"}  # fmt: skip
+_PER_OFFER = {
+    **{c: c for c in ("order_id", "offer_id", "buyer", "seller", "gpu", "site", "hub", "gpus")},
+    "price_cny_per_gpu_hour": "price", "created_at": "created_at", "pricing": "pricing",
+}  # fmt: skip
+_STATEMENTS: dict[str, UpdateBase] = {
+    "reserve": _reserve(),
+    "order": _insert(Order, {"status": "'filled'"}, _ORDER),
+    "lease": _insert(
+        Lease,
+        {"status": "'active'", "ended_at": "NULL", "kind": "'direct'", "metered_h": "0"},
+        {**_PER_OFFER, "hours": "hours"},
+    ),
+    "fill": _insert(
+        Fill,
+        {"kind": "'direct'"},
+        {**_PER_OFFER, "lease_id": "lease_id", "interruptible": "interruptible"},
+        returning=False,
+    ),
+}
 
 
 @cache
-def _driver_sql(sql: str, dialect: str) -> str:
-    """``:name`` parameters in the driver's style (psycopg: ``%(name)s``)."""
-    return _PARAM.sub(r"%(\1)s", sql) if dialect == "postgresql" else sql
+def _compiled(name: str, dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
+    """Statement ``name`` as the driver's SQL, and the parameter order when the driver's
+    style is positional (SQLite's ``?``), else None (psycopg's ``%(name)s``)."""
+    compiled = _STATEMENTS[name].compile(dialect=dialect)
+    order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+    return str(compiled), order
+
+
+def _execute(cursor: Any, dialect: Dialect, name: str, params: dict[str, Any]) -> None:
+    sql, order = _compiled(name, dialect)
+    cursor.execute(sql, params if order is None else tuple(params[key] for key in order))
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -103,13 +150,13 @@ def place_order(
     transaction.
     """
     conn = session.connection()  # begins the transaction (BEGIN IMMEDIATE on SQLite)
-    dialect = conn.dialect.name
+    dialect = conn.dialect
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    sqlite = dialect == "sqlite"
+    sqlite = dialect.name == "sqlite"
     reserved: list[tuple[int, int, tuple[Any, ...]]] = []
     try:
         for offer_id, gpus in merge_items(items):
-            cursor.execute(_driver_sql(_RESERVE_SQL, dialect), {"offer_id": offer_id, "gpus": gpus})
+            _execute(cursor, dialect, "reserve", {"offer_id": offer_id, "gpus": gpus})
             row = cursor.fetchone()
             if row is None:
                 _explain_shortage(session, offer_id, gpus)
@@ -119,8 +166,8 @@ def place_order(
         now = utcnow()
         # SQLite keeps naive UTC text in SQLAlchemy's format; PostgreSQL takes the datetime.
         at: Any = now.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now
-        cursor.execute(
-            _driver_sql(_INSERT_ORDER_SQL, dialect),
+        _execute(
+            cursor, dialect, "order",
             {"buyer": caller.tenant, "request_id": request_id, "quote_id": quote_id,
              "gpus": total_gpus, "cost": cost, "created_at": at},
         )  # fmt: skip
@@ -134,12 +181,11 @@ def place_order(
                 "price": float(price), "created_at": at,
                 "pricing": "interruptible" if interruptible else "on-demand",
             }  # fmt: skip
-            cursor.execute(_driver_sql(_INSERT_LEASE_SQL, dialect), {**shared, "hours": hours})
+            _execute(cursor, dialect, "lease", {**shared, "hours": hours})
             lease_id = int(cursor.fetchone()[0])
             flag = int(bool(interruptible)) if sqlite else bool(interruptible)
-            cursor.execute(
-                _driver_sql(_INSERT_FILL_SQL, dialect),
-                {**shared, "lease_id": lease_id, "interruptible": flag},
+            _execute(
+                cursor, dialect, "fill", {**shared, "lease_id": lease_id, "interruptible": flag}
             )
             leases.append(
                 {

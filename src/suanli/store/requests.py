@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from suanli.errors import NotFound
 from suanli.store.keys import Caller
-from suanli.store.models import Fill, Lease, Order, Quote, Request
+from suanli.store.models import Fill, Lease, Order, Quote, RequestRow
 from suanli.store.orders import visible
 
 T = TypeVar("T")
@@ -22,17 +22,17 @@ T = TypeVar("T")
 
 def create_request(
     session: Session, caller: Caller, *, kind: str, name: str, spec: dict[str, Any]
-) -> Request:
+) -> RequestRow:
     """Store a buyer's request (already validated at the API edge)."""
-    row = Request(buyer=caller.tenant, kind=kind, name=name, spec=spec, status="open")
+    row = RequestRow(buyer=caller.tenant, kind=kind, name=name, spec=spec, status="open")
     session.add(row)
     session.flush()
     return row
 
 
-def get_request(session: Session, caller: Caller, request_id: int) -> Request:
+def get_request(session: Session, caller: Caller, request_id: int) -> RequestRow:
     """A request the caller may see, or :class:`NotFound`."""
-    row = session.get(Request, request_id)
+    row = session.get(RequestRow, request_id)
     if row is None or not visible(caller, row.buyer, None):
         raise NotFound(f"no request {request_id}", context={"request_id": request_id})
     return row
@@ -41,7 +41,7 @@ def get_request(session: Session, caller: Caller, request_id: int) -> Request:
 def create_quote(
     session: Session,
     caller: Caller,
-    request: Request,
+    request: RequestRow,
     *,
     feasible: bool,
     cost_cny_per_hour: float,

@@ -9,7 +9,7 @@ the verdict ``verified``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, cast
 
@@ -38,6 +38,76 @@ class Verification(Base):
     record: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())  # when the probe ran
     received_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class ProbeChallenge(Base):
+    """A nonce issued to a seller for its next probe record (:mod:`suanli.probe.challenge`):
+    valid until ``expires_at``, for one record (``used_by`` is that record's hash)."""
+
+    __tablename__ = "probe_challenges"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seller: Mapped[str] = mapped_column(String(200), index=True)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    used_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+def issue_challenge(session: Session, seller: str, *, nonce: str, ttl_s: float) -> (
+    ProbeChallenge
+):  # fmt: skip
+    """Record ``nonce`` as issued to ``seller`` now, valid for ``ttl_s`` seconds."""
+    from datetime import timedelta
+
+    now = utcnow()
+    row = ProbeChallenge(
+        nonce=nonce, seller=seller, issued_at=now, expires_at=now + timedelta(seconds=ttl_s)
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def redeem_challenge(
+    session: Session,
+    *,
+    seller: str,
+    record: dict[str, Any],
+    created_at: datetime,
+    expected_answer: Callable[[str], str],
+) -> ProbeChallenge:
+    """Check that ``record`` answers a fresh challenge issued to ``seller`` (its answer is
+    ``expected_answer(nonce)``) and spend it; raises InvalidRequest (no or a wrong answer)
+    or Conflict (expired, used, not yours)."""
+    from suanli.errors import Conflict, InvalidRequest
+
+    hint = "run `suanli probe --upload`: it fetches a fresh challenge before measuring"
+    challenge = record.get("challenge")
+    if not isinstance(challenge, dict) or not isinstance(challenge.get("nonce"), str):
+        raise InvalidRequest(
+            "the record answers no challenge of this exchange", field="challenge", hint=hint
+        )
+    nonce = challenge["nonce"]
+    row = session.get(ProbeChallenge, nonce[:64], with_for_update=True)
+    if row is None or row.seller != seller:
+        raise Conflict("the record's challenge was not issued to you", hint=hint)
+    if row.used_by is not None:
+        raise Conflict("the record's challenge was already used by another record", hint=hint)
+    now = utcnow()
+    if now > row.expires_at:
+        raise Conflict(
+            f"the record's challenge expired at {row.expires_at:%H:%M:%S} UTC", hint=hint
+        )
+    if created_at < row.issued_at.replace(microsecond=0):
+        raise Conflict("the record was made before its challenge was issued", hint=hint)
+    if challenge.get("answer") != expected_answer(nonce):
+        raise InvalidRequest(
+            "the record's challenge answer is wrong (the seeded workload was not run)",
+            field="challenge.answer",
+            hint=hint,
+        )
+    row.used_by = str(record.get("sha256", ""))[:64]
+    return row
 
 
 def summarise(record: dict[str, Any]) -> dict[str, Any]:

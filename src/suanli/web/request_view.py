@@ -23,7 +23,7 @@ from suanli.catalog import city, site
 from suanli.errors import NotFound
 from suanli.geo import LatencyModel, rtt_ms
 from suanli.store.keys import Caller
-from suanli.store.models import Lease, Order, Quote, Request
+from suanli.store.models import Lease, Order, Quote, RequestRow
 from suanli.store.orders import page
 from suanli.store.requests import get_request, scoped
 from suanli.web.queries import Page, check_page, iso
@@ -61,7 +61,7 @@ def _lease_statuses(session: Session, request_ids: list[int]) -> dict[int, list[
 def requests_page(session: Session, caller: Caller, *, page_no: int, page_size: int) -> Page:
     """The requests this key may see (a buyer: its own; the operator: all), newest first."""
     limit, offset = check_page(page_no, page_size)
-    rows, total = page(session, scoped(caller, Request), limit=limit, offset=offset)
+    rows, total = page(session, scoped(caller, RequestRow), limit=limit, offset=offset)
     leases = _lease_statuses(session, [r.id for r in rows])
     items = [
         {

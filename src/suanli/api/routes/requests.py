@@ -19,8 +19,7 @@ from suanli.api.idempotency import post, run_post
 from suanli.api.routes._common import AUTH_RESPONSES, PathId, dump
 from suanli.api.schemas import Page, QuoteIn, QuoteOut, RequestIn, RequestOut
 from suanli.store import requests as repo
-from suanli.store.models import Quote
-from suanli.store.models import Request as RequestRow
+from suanli.store.models import Quote, RequestRow
 from suanli.store.orders import page
 
 router = APIRouter(tags=["requests"], responses=AUTH_RESPONSES)

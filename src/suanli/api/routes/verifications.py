@@ -1,7 +1,10 @@
 """``/verifications``: sellers upload hardware probe records; offers show "verified".
 
 ``POST /verifications`` (seller keys) takes the JSON record ``suanli probe --upload`` sends;
-the exchange checks its shape, recomputes its SHA-256 and refuses an edited one (422). The
+the exchange checks its shape, recomputes its SHA-256 and refuses an edited one (422), and
+refuses a record that does not answer a fresh challenge it issued to that seller
+(``POST /verifications/challenges``; :mod:`suanli.probe.challenge`): 422 without or with a
+wrong answer, 409 for an expired, used or foreign nonce. The
 same record twice is stored once (200 the second time, 201 the first). A seller's offers of
 a GPU model are *verified* from the latest record where every GPU of that model got the
 verdict ``verified``: ``GET /offers/{id}/verification`` and ``GET /verifications/status``
@@ -28,8 +31,10 @@ from suanli.store.verification_tables import (
     Verification,
     add_verification,
     get_verification,
+    issue_challenge,
     latest_verified,
     list_verifications,
+    redeem_challenge,
 )
 
 router = APIRouter(tags=["verifications"], responses=AUTH_RESPONSES)
@@ -67,6 +72,29 @@ class VerificationStatus(BaseModel):
     verified_at: datetime | None
     verification_id: int | None
     sha256: str | None
+
+
+class MeasuredOut(BaseModel):
+    """What the exchange's gateways measured on an offer's leases (served traffic)."""
+
+    calls: int
+    attainment: float
+    mean_ttft_ms: float | None
+    mean_tpot_ms: float | None
+    output_tokens: int
+    since: datetime
+    until: datetime
+
+
+class OfferEvidence(VerificationStatus):
+    """An offer's badge: which evidence there is, with its figures."""
+
+    evidence: list[str]
+    measured: MeasuredOut | None
+
+
+PROBE_EVIDENCE = "probe record uploaded by the seller"
+MEASURED_EVIDENCE = "performance measured by the exchange"
 
 
 def _out(row: Verification, *, full: bool = False) -> dict[str, Any]:
@@ -136,8 +164,39 @@ def upload_verification(
             raise InvalidRequest(
                 "this record was already uploaded by another seller", field="sha256"
             )
+        if created:  # a retry of a stored record is answered as before; a new one must
+            from suanli.probe.challenge import workload_answer
+
+            redeem_challenge(  # answer a fresh challenge (raises: nothing is stored)
+                session,
+                seller=caller.tenant,
+                record=record,
+                created_at=created_at,
+                expected_answer=workload_answer,
+            )
         body = _out(row)
     return JSONResponse(body, status_code=201 if created else 200)
+
+
+class ChallengeOut(BaseModel):
+    nonce: str
+    seed: int
+    expires_at: datetime
+
+
+@router.post("/verifications/challenges", status_code=201, response_model=ChallengeOut)
+def new_challenge(
+    db: DatabaseDep, caller: Caller = Depends(require_roles("seller"))
+) -> dict[str, Any]:
+    """A fresh nonce for the seller's next probe record (valid 15 minutes, for one record):
+    it seeds the workload the probe runs, and the record must carry the answer."""
+    from suanli.probe.challenge import TTL_S, new_nonce, seed_of
+
+    with db.write() as session:
+        row = issue_challenge(session, caller.tenant, nonce=new_nonce(), ttl_s=TTL_S)
+        return ChallengeOut(
+            nonce=row.nonce, seed=seed_of(row.nonce), expires_at=row.expires_at
+        ).model_dump(mode="json")
 
 
 @router.get("/verifications", response_model=list[VerificationOut])
@@ -174,13 +233,24 @@ def read_verification(
         return _out(get_verification(session, verification_id), full=True)
 
 
-@router.get("/offers/{offer_id}/verification", response_model=VerificationStatus)
+@router.get("/offers/{offer_id}/verification", response_model=OfferEvidence)
 def offer_verification(
     offer_id: PathId, db: DatabaseDep, caller: Caller = Depends(get_caller)
 ) -> dict[str, Any]:
-    """Whether this offer's GPUs are verified by a probe record of its seller."""
+    """The offer's badge: whether its GPUs are verified by a probe record the seller
+    uploaded, and what the exchange measured serving traffic on its leases (calls, share
+    within their SLO, mean TTFT and TPOT, tokens; emulated replicas excluded)."""
+    from suanli.store.gateway import offer_measured
+
     with db.read() as session:
         offer = session.get(Offer, offer_id)
         if offer is None:
             raise NotFound(f"no offer {offer_id}")
-        return _status(session, offer.seller, offer.gpu)
+        body = _status(session, offer.seller, offer.gpu)
+        measured = offer_measured(session, offer_id)
+    evidence = [PROBE_EVIDENCE] if body["verified"] else []
+    if measured is not None:
+        evidence.append(MEASURED_EVIDENCE)
+    return OfferEvidence.model_validate(
+        {**body, "evidence": evidence, "measured": measured}
+    ).model_dump(mode="json")

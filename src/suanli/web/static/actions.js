@@ -31,10 +31,17 @@ async function send(method, path, body) {
   return data;
 }
 
+/** Let the rest of the page re-read what an action changed: app.js routes (and so reloads
+ * the current view) on popstate; this module listens to hashchange, so it is not re-run. */
+function notifyPage() {
+  window.dispatchEvent(new PopStateEvent("popstate"));
+}
+
 function say(text, isError = false) {
   const node = $("act-message");
   node.textContent = text;
   node.className = `act-message${isError ? " error" : ""}`;
+  if (!isError) notifyPage();
 }
 
 function failed(err) {
@@ -53,8 +60,12 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** A right-aligned number cell for row(). */
+const num = (value) => ({ num: value });
+
 function row(cells, attrs = {}) {
-  return el("tr", attrs, ...cells.map((c) => el("td", {}, c)));
+  return el("tr", attrs, ...cells.map((c) =>
+    c !== null && typeof c === "object" && "num" in c ? el("td", { class: "num" }, c.num) : el("td", {}, c)));
 }
 
 function fill(tableId, rows, columns, empty) {
@@ -98,7 +109,7 @@ async function quote(requestId) {
 function confirmOrder(view) {
   const box = $("act-confirm");
   const plan = (view.assignments || []).map((a) =>
-    row([a.offer_id, a.site, a.gpu, a.gpus, money(a.cost_cny_per_hour)]),
+    row([a.offer_id, a.site, a.gpu, num(a.gpus), num(money(a.cost_cny_per_hour))]),
   );
   const hours = el("input", { id: "act-hours", type: "number", min: "0.1", step: "0.1", value: "24", "aria-label": "Hours" });
   const total = el("span", { id: "act-total" });
@@ -152,7 +163,7 @@ async function loadBuyer() {
   }), 6, "No requests yet (suanli requests submit)");
   const active = leases.items.filter((l) => l.status === "active");
   fill("act-leases", leases.items.map((l) => row([
-    l.id, l.offer_id, l.gpu, l.site, l.gpus, money(l.price_cny_per_gpu_hour),
+    l.id, l.offer_id, l.gpu, l.site, num(l.gpus), num(money(l.price_cny_per_gpu_hour)),
     el("span", { class: "act-lease-status" }, l.status),
     l.status === "active" ? el("button", { type: "button", class: "act-release", onclick: () => release(l.id).catch(failed) }, "Release") : "",
   ], { dataset: { lease: l.id } })), 8, "No leases yet");
@@ -174,8 +185,8 @@ async function loadSeller() {
     const leased = active.filter((l) => l.offer_id === o.id).reduce((s, l) => s + l.gpus, 0);
     const price = el("input", { type: "number", min: "0.01", step: "0.01", value: o.price_cny_per_gpu_hour, class: "act-price", "aria-label": `Price of offer ${o.id}` });
     return row([
-      o.id, o.site, o.gpu, o.count, leased, `${o.count ? ((100 * leased) / o.count).toFixed(1) : "0.0"}%`,
-      el("span", { class: "act-offer-price" }, money(o.price_cny_per_gpu_hour)),
+      o.id, o.site, o.gpu, num(o.count), num(leased), num(`${o.count ? ((100 * leased) / o.count).toFixed(1) : "0.0"}%`),
+      num(el("span", { class: "act-offer-price" }, money(o.price_cny_per_gpu_hour))),
       el("span", { class: "controls" }, price,
         el("button", { type: "button", class: "act-reprice", onclick: () => reprice(o.id, Number(price.value)).catch(failed) }, "Reprice"),
         el("button", { type: "button", class: "act-withdraw", onclick: () => withdraw(o.id).catch(failed) }, "Withdraw")),

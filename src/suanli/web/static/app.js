@@ -3,6 +3,7 @@
 // ever holds one page of rows. The market view's filters, sort, page and selected site
 // live in the URL (#/market?site=zhongwei&gpu=H100-SXM...), so a link shows the same view.
 
+import { whyText } from "./actions.js";
 import { ApiError, apiKey, getJson, setApiKey } from "./api.js";
 import { drawLineChart, drawPriceChart } from "./chart.js";
 import {
@@ -644,7 +645,7 @@ async function loadRequest(id) {
   assignBody.innerHTML = "";
   body.className = "";
   grid.hidden = false;
-  const why = q.explanation && q.explanation.reason ? `${q.explanation.reason} (${q.explanation.considered} options considered)` : "";
+  const why = q.explanation && !q.unplaced_reason ? whyText(q) : "";
   keyValues(body, [
     ["Kind", q.kind], ["Status", q.status], ["Model", q.model],
     ["Rate", q.rate_per_s ? `${fmt(q.rate_per_s, 1)} req/s` : ""],
