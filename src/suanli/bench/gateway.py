@@ -13,6 +13,8 @@ run:
    TTFT minus the replica's: the gateway's parsing, authentication, routing, forwarding
    and the extra loopback hop.
 
+The load generator uses the gateway's own lean HTTP client
+(:mod:`suanli.gateway.upstream`), so its CPU per call is small and equal in both phases.
 All three processes share the machine's cores (``cpu_count`` and the load average are
 reported; on a machine shared with other work the figures carry that noise).
 """
@@ -29,10 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from suanli.bench.serving import EmulatorProcess, free_port, lease_and_register, wait_until_up
 from suanli.gateway.app import UPSTREAM_TTFT_HEADER
+from suanli.gateway.upstream import Pool, UpstreamError
 
 TEXT = b'"content":"'
 
@@ -62,25 +63,26 @@ def _summary(values: list[float]) -> dict[str, float | None]:
     }
 
 
-async def _one(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> (
-    Sample
-):  # fmt: skip
+async def _one(pool: Pool, url: str, body: bytes, headers: dict[str, str]) -> Sample:
     start = time.perf_counter()
     ttft = None
     upstream = None
     try:
-        async with client.stream("POST", url, content=body, headers=headers) as response:
+        response = await pool.request("POST", url, body, headers=headers)
+        try:
             if response.status_code != 200:
-                await response.aread()
+                await response.read()
                 return Sample(0.0, None, 0.0, False)
             header = response.headers.get(UPSTREAM_TTFT_HEADER)
             upstream = float(header) if header else None
-            async for chunk in response.aiter_raw():
+            async for chunk in response.chunks():
                 if ttft is None and TEXT in chunk:
                     ttft = (time.perf_counter() - start) * 1e3
+        finally:
+            await response.aclose()
         done = (time.perf_counter() - start) * 1e3
         return Sample(ttft or done, upstream, done, ttft is not None)
-    except httpx.HTTPError:
+    except UpstreamError:
         return Sample(0.0, None, 0.0, False)
 
 
@@ -92,10 +94,11 @@ async def _drive(
     concurrency: int,
     warmup_s: float,
     duration_s: float,
-) -> tuple[list[Sample], float]:
-    limits = httpx.Limits(max_connections=concurrency + 10, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=60.0) as client:
+) -> tuple[list[Sample], float, int]:
+    client = Pool(connect_timeout_s=10.0, read_timeout_s=120.0)
+    try:
         samples: list[Sample] = []
+        made = [0]
         start = time.perf_counter()
         measure_from = start + warmup_s
         stop_at = measure_from + duration_s
@@ -106,11 +109,14 @@ async def _drive(
                 if began >= stop_at:
                     return
                 sample = await _one(client, url, body, headers)
+                made[0] += 1
                 if began >= measure_from:
                     samples.append(sample)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return samples, duration_s
+        return samples, duration_s, made[0]
+    finally:
+        await client.close()
 
 
 def _phase(samples: list[Sample], seconds: float) -> dict[str, Any]:
@@ -124,20 +130,35 @@ def _phase(samples: list[Sample], seconds: float) -> dict[str, Any]:
     }
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
 def run(
     *,
     concurrency: int = 200,
     duration_s: float = 10.0,
     warmup_s: float = 2.0,
-    model: str = "Qwen2.5-7B",
-    gpu: str = "H100",
-    prompt_words: int = 100,
+    model: str = "Qwen2.5-72B",
+    gpu: str = "L40S",
+    tp: int = 4,
+    prompt_words: int = 2000,
     max_tokens: int = 8,
 ) -> dict[str, Any]:
     """Run both phases and return one JSON-ready document."""
     folder = Path(tempfile.mkdtemp(prefix="suanli-bench-gateway-"))
     db_url = f"sqlite:///{folder / 'exchange.db'}"
-    emulator = EmulatorProcess(model, gpu)
+    emulator = EmulatorProcess(model, gpu, "--tp", str(tp))
     gateway: subprocess.Popen[bytes] | None = None
     try:
         emulator.wait()
@@ -172,22 +193,23 @@ def run(
             }
         ).encode()
         load_before = os.getloadavg()
-        direct, direct_s = asyncio.run(
+        cpu0 = (cpu_s(emulator.proc.pid), cpu_s(gateway.pid), _own_cpu_s())
+        direct, direct_s, made_direct = asyncio.run(
             _drive(
                 emulator.url + "/v1/chat/completions",
                 body,
-                {"content-type": "application/json"},
+                {},
                 concurrency=concurrency,
                 warmup_s=warmup_s,
                 duration_s=duration_s,
             )
         )
-        through, through_s = asyncio.run(
+        cpu1 = (cpu_s(emulator.proc.pid), cpu_s(gateway.pid), _own_cpu_s())
+        through, through_s, made_gateway = asyncio.run(
             _drive(
                 gateway_url + "/v1/chat/completions",
                 body,
                 {
-                    "content-type": "application/json",
                     "authorization": f"Bearer {key}",
                     "x-suanli-region": "Shanghai",
                 },
@@ -196,6 +218,7 @@ def run(
                 duration_s=duration_s,
             )
         )
+        cpu2 = (cpu_s(emulator.proc.pid), cpu_s(gateway.pid), _own_cpu_s())
         load_after = os.getloadavg()
     finally:
         if gateway is not None:
@@ -210,6 +233,18 @@ def run(
     ]
     direct_doc = _phase(direct, direct_s)
     gateway_doc = _phase(through, through_s)
+    # CPU per call over each whole phase: warm-up included, so divided by every call made
+    n_direct = max(1, made_direct)
+    n_gateway = max(1, made_gateway)
+    direct_doc["cpu_ms_per_call"] = {
+        "replica": round((cpu1[0] - cpu0[0]) * 1e3 / n_direct, 3),
+        "load_generator": round((cpu1[2] - cpu0[2]) * 1e3 / n_direct, 3),
+    }
+    gateway_doc["cpu_ms_per_call"] = {
+        "gateway": round((cpu2[1] - cpu1[1]) * 1e3 / n_gateway, 3),
+        "replica": round((cpu2[0] - cpu1[0]) * 1e3 / n_gateway, 3),
+        "load_generator": round((cpu2[2] - cpu1[2]) * 1e3 / n_gateway, 3),
+    }
     p50_direct = direct_doc["ttft_ms"]["p50"]
     p50_gateway = gateway_doc["ttft_ms"]["p50"]
     return {
@@ -218,7 +253,7 @@ def run(
             "concurrency": concurrency,
             "duration_s": duration_s,
             "warmup_s": warmup_s,
-            "replica": f"suanli emulate-engine --model {model} --gpu {gpu} (emulated)",
+            "replica": f"suanli emulate-engine --model {model} --gpu {gpu} --tp {tp} (emulated)",
             "prompt_words": prompt_words,
             "max_tokens": max_tokens,
             "cpu_count": os.cpu_count(),

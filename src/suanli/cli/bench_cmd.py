@@ -141,10 +141,15 @@ def bench_gateway(
     duration: float = typer.Option(10.0, "--duration", min=0.5, help="seconds per phase"),
     warmup: float = typer.Option(2.0, "--warmup", min=0.0, help="seconds not measured"),
     max_tokens: int = typer.Option(8, "--max-tokens", min=1, help="tokens per answer"),
+    model: str = typer.Option("Qwen2.5-72B", "--model", help="the emulated replica's model"),
+    gpu: str = typer.Option("L40S", "--gpu", help="the emulated replica's GPU"),
+    tp: int = typer.Option(4, "--tp", min=1, help="the emulated replica's tensor parallelism"),
+    prompt_words: int = typer.Option(2000, "--prompt-words", min=1, help="prompt length"),
     as_json: bool = typer.Option(True, "--json/--no-json", help="print one JSON document"),
 ) -> None:
     """The gateway's overhead on TTFT at CONCURRENCY streams to an emulated replica;
-    baseline: the same load sent to the replica directly in the same run."""
+    baseline: the same load sent to the replica directly in the same run. The replica's
+    model, GPU and prompt set the pace of tokens (all three processes share this machine)."""
     from suanli.bench.gateway import run
     from suanli.cli.common import print_json
 
@@ -154,5 +159,9 @@ def bench_gateway(
             duration_s=duration,
             warmup_s=warmup,
             max_tokens=max_tokens,
+            model=model,
+            gpu=gpu,
+            tp=tp,
+            prompt_words=prompt_words,
         )
     )

@@ -42,6 +42,8 @@ from suanli.gateway.proxy import (
 )
 from suanli.gateway.ratelimit import RateLimiter
 from suanli.gateway.routing import Pool, Replica, ReplicaState
+from suanli.gateway.upstream import Pool as UpstreamPool
+from suanli.gateway.upstream import UpstreamError
 from suanli.market.slo import Targets
 from suanli.store.db import Database
 from suanli.store.keys import Caller
@@ -78,7 +80,8 @@ class Gateway:
     sellers: dict[int, str] = field(default_factory=dict)
     calls: list[CallRecord] = field(default_factory=list)
     key_cache: dict[str, Any] = field(default_factory=dict)
-    client: httpx.AsyncClient | None = None
+    client: httpx.AsyncClient | None = None  # probes
+    upstream: UpstreamPool | None = None  # calls
     limiter: RateLimiter | None = None
     loop: asyncio.AbstractEventLoop | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -93,6 +96,10 @@ class Gateway:
                 self.config.read_timeout_s, connect=self.config.connect_timeout_s
             ),
             limits=httpx.Limits(max_connections=2000, max_keepalive_connections=1000),
+        )
+        self.upstream = UpstreamPool(
+            connect_timeout_s=self.config.connect_timeout_s,
+            read_timeout_s=self.config.read_timeout_s,
         )
         self.limiter = RateLimiter(self.config.rate_per_s, self.config.burst)
         await self.refresh()
@@ -112,6 +119,8 @@ class Gateway:
         await self.flush()
         if self.client is not None:
             await self.client.aclose()
+        if self.upstream is not None:
+            await self.upstream.close()
 
     async def _every(self, period_s: float, job: Any) -> None:
         while True:
@@ -358,17 +367,17 @@ async def _serve(gateway: Gateway, request: Request, path: str) -> Response:
         options["include_usage"] = True
         body["stream_options"] = options
         raw = json.dumps(body, separators=(",", ":")).encode()
-    assert gateway.client is not None
+    assert gateway.upstream is not None
     last = "no replica answered"
     for state in candidates[: gateway.config.max_attempts]:
         url = state.replica.url + path
         state.outstanding += 1
         try:
             if streamed:
-                upstream = await open_stream(gateway.client, url, raw, arrived)
+                upstream = await open_stream(gateway.upstream, url, raw, arrived)
             else:
-                response, content, m = await call_once(gateway.client, url, raw, arrived)
-        except (httpx.HTTPError, UpstreamFailed) as exc:
+                response, content, m = await call_once(gateway.upstream, url, raw, arrived)
+        except (UpstreamError, UpstreamFailed) as exc:
             state.outstanding -= 1
             last = f"{type(exc).__name__}: {exc}"
             gateway.failed_attempt(state, region, at_s, arrived)
@@ -393,7 +402,7 @@ async def _serve(gateway: Gateway, request: Request, path: str) -> Response:
             )
         if upstream.response.status_code >= 400:
             state.outstanding -= 1
-            content = await upstream.response.aread()
+            content = b"".join(upstream.first) + await upstream.response.read()
             await upstream.response.aclose()
             return Response(content, status_code=upstream.response.status_code, headers=headers)
         headers[UPSTREAM_TTFT_HEADER] = f"{upstream.measured.upstream_ttft_ms:.3f}"

@@ -22,9 +22,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from suanli.gateway.emulator import EMULATOR_HEADER
+from suanli.gateway.upstream import Pool, Response
 
 _TEXT = re.compile(rb'"(?:content|text)":"(?!")')
 _USAGE = re.compile(rb'"usage":\{[^{}]*\}')
@@ -74,7 +73,7 @@ class Upstream:
 
     def __init__(
         self,
-        response: httpx.Response,
+        response: Response,
         events: AsyncIterator[bytes],
         first: list[bytes],
         measured: Measured,
@@ -85,10 +84,10 @@ class Upstream:
         self.measured = measured
 
 
-async def _events(response: httpx.Response) -> AsyncIterator[bytes]:
+async def _events(response: Response) -> AsyncIterator[bytes]:
     """Whole SSE events (each ending with a blank line) as they arrive."""
     buffer = b""
-    async for chunk in response.aiter_raw():
+    async for chunk in response.chunks():
         buffer += chunk
         while True:
             cut = buffer.find(b"\n\n")
@@ -100,14 +99,12 @@ async def _events(response: httpx.Response) -> AsyncIterator[bytes]:
         yield buffer
 
 
-async def open_stream(client: httpx.AsyncClient, url: str, body: bytes, arrived: float) -> Upstream:
-    """POST a streaming call and read up to its first token; raises ``httpx.HTTPError`` or
-    :class:`UpstreamFailed` if the replica fails before it."""
+async def open_stream(pool: Pool, url: str, body: bytes, arrived: float) -> Upstream:
+    """POST a streaming call and read up to its first token; raises
+    :class:`~suanli.gateway.upstream.UpstreamError` or :class:`UpstreamFailed` if the
+    replica fails before it."""
     sent = time.monotonic()
-    request = client.build_request(
-        "POST", url, content=body, headers={"content-type": "application/json"}
-    )
-    response = await client.send(request, stream=True)
+    response = await pool.request("POST", url, body)
     try:
         if response.status_code >= 500:
             raise UpstreamFailed(f"{url} answered {response.status_code}")
@@ -168,15 +165,15 @@ async def forward_stream(
 
 
 async def call_once(
-    client: httpx.AsyncClient, url: str, body: bytes, arrived: float
-) -> tuple[httpx.Response, bytes, Measured]:
+    pool: Pool, url: str, body: bytes, arrived: float
+) -> tuple[Response, bytes, Measured]:
     """A non-streamed call: the whole answer (raises on a connection error or 5xx)."""
-    response = await client.post(url, content=body, headers={"content-type": "application/json"})
+    response = await pool.request("POST", url, body)
+    content = await response.read()
     if response.status_code >= 500:
         raise UpstreamFailed(f"{url} answered {response.status_code}")
     m = Measured(emulated=EMULATOR_HEADER in response.headers)
     m.e2e_ms = m.ttft_ms = (time.monotonic() - arrived) * 1e3
-    content = response.content
     if response.status_code < 400:
         try:
             usage: Any = json.loads(content).get("usage") or {}
