@@ -13,8 +13,9 @@ from typing import Any
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 
-# soft_wrap: a message is one line whatever the width; a terminal may fold it, Rich never does.
-console = Console()
+# soft_wrap: a line of text is one line whatever the width (a terminal may fold it, Rich never
+# does), so piped output and logs keep sentences and figures whole; tables still fit the width.
+console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 
