@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 
 # soft_wrap: a line of text is one line whatever the width (a terminal may fold it, Rich never
@@ -67,46 +67,55 @@ def table(
 ) -> RenderableType:
     """A rich table with string cells (floats shown compactly) that never cuts a number.
 
-    Numeric columns are as wide as their widest number (and header word); text columns
-    wrap. When the numbers alone do not fit ``width`` (default: the terminal's,
-    ``console.width``), the columns are split over several tables, each repeating the first
-    ``keys`` columns.
+    Every column gets an explicit width: a numeric column exactly its widest number (and
+    header word); text columns share what is left, never below their longest word, and wrap.
+    When the columns do not fit ``width`` (default: the terminal's, ``console.width``) even
+    so, they are split over several tables, each repeating the first ``keys`` columns.
     """
+    total = width or console.width
     cells = [[_cell(v) for v in row] for row in rows]
-    widths = [_min_width(j, columns[j], cells) for j in range(len(columns))]
+    numeric = [_is_numeric_column(j, cells) for j in range(len(columns))]
+    least = [_min_width(j, columns[j], cells, numeric[j]) for j in range(len(columns))]
     keys = min(keys, len(columns))
-    groups = _column_groups(widths, keys, width or console.width)
-    if len(groups) == 1:
-        return _table(title, columns, cells, list(range(len(columns))), widths)
-    parts = [
-        _table(f"{title} ({i + 1}/{len(groups)})", columns, cells, [*range(keys), *g], widths)
-        for i, g in enumerate(groups)
-    ]
-    return Group(*parts)
+    groups = _column_groups(least, keys, total)
+    parts = []
+    for i, group in enumerate(groups):
+        show = [*range(keys), *group]
+        name = title if len(groups) == 1 else f"{title} ({i + 1}/{len(groups)})"
+        widths = _fit(show, columns, cells, numeric, least, total)
+        parts.append(_table(name, columns, cells, show, widths, numeric))
+    return _Wrapped(parts[0] if len(parts) == 1 else Group(*parts))
+
+
+class _Wrapped:
+    """A table laid out with text wrapping on, also on a console that soft-wraps prose
+    (whose no-wrap option would make every cell claim its full length)."""
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield from console.render(self.renderable, options.update(no_wrap=False, overflow="fold"))
 
 
 def _numeric(text: str) -> bool:
-    return bool(text) and (
-        text == "-"
-        or text.lstrip("+-")
-        .replace(",", "")
-        .replace(".", "")
-        .replace("%", "")
-        .replace("e", "")
-        .replace("x", "")
-        .strip()
-        .isdigit()
-    )
+    stripped = text.lstrip("+-").replace(",", "").replace(".", "").replace("%", "")
+    return text == "-" or stripped.replace("e", "").replace("x", "").strip().isdigit()
 
 
-def _min_width(j: int, header: str, cells: list[list[str]]) -> int:
-    """The narrowest a column may get: numbers whole, words of text whole up to 12 wide."""
+def _is_numeric_column(j: int, cells: list[list[str]]) -> bool:
+    values = [row[j] for row in cells if j < len(row)]
+    return bool(values) and all(v and _numeric(v) for v in values)
+
+
+def _min_width(j: int, header: str, cells: list[list[str]], numeric: bool) -> int:
+    """The narrowest a column may get: its widest number, or its longest word of text."""
     values = [row[j] for row in cells if j < len(row)]
     header_word = max((len(w) for w in header.split()), default=1)
-    if values and all(_numeric(v) for v in values):
+    if numeric:
         return max(max(len(v) for v in values), header_word)
     longest = max((len(w) for v in values for w in v.split()), default=1)
-    return max(min(max(longest, header_word), 12), 1)
+    return max(longest, header_word, 1)
 
 
 _BORDER = 3  # "│ " before a cell and the space after it
@@ -127,18 +136,45 @@ def _column_groups(widths: list[int], keys: int, width: int) -> list[list[int]]:
     return groups
 
 
+def _fit(
+    show: list[int],
+    columns: Sequence[str],
+    cells: list[list[str]],
+    numeric: list[bool],
+    least: list[int],
+    total: int,
+) -> dict[int, int]:
+    """Widths of the shown columns: numbers fixed, text from its natural width down towards
+    its least, the widest first, until the table fits ``total``."""
+    widths = {j: least[j] for j in show}
+    text = [j for j in show if not numeric[j]]
+    for j in text:
+        natural = max([len(columns[j])] + [len(row[j]) for row in cells if j < len(row)])
+        widths[j] = max(least[j], natural)
+    room = total - 1 - _BORDER * len(show)
+    while sum(widths.values()) > room:
+        shrinkable = [j for j in text if widths[j] > least[j]]
+        if not shrinkable:
+            break
+        widest = max(shrinkable, key=lambda j: widths[j])
+        widths[widest] -= 1
+    return widths
+
+
 def _table(
-    title: str, columns: Sequence[str], cells: list[list[str]], show: list[int], widths: list[int]
+    title: str,
+    columns: Sequence[str],
+    cells: list[list[str]],
+    show: list[int],
+    widths: dict[int, int],
+    numeric: list[bool],
 ) -> Table:
     t = Table(title=title, header_style="bold cyan")
     for j in show:
-        numeric = bool(cells) and all(_numeric(row[j]) for row in cells if j < len(row))
-        # a numeric column is exactly as wide as its widest number; text columns share the rest
         t.add_column(
             columns[j],
-            justify="right" if numeric else "left",
-            width=widths[j] if numeric else None,
-            min_width=None if numeric else widths[j],
+            justify="right" if numeric[j] else "left",
+            width=widths[j],
             overflow="fold",
         )
     for row in cells:
