@@ -81,3 +81,13 @@ def test_reference_price_skips_peak() -> None:
     assert ref.kind == "on-demand"
     assert ref.cny_per_gpu_hour == pytest.approx(12.8)
     assert catalog.reference_prices()["H20"] == pytest.approx(6.5)
+
+
+def test_every_catalog_gpu_has_a_sourced_reference_price() -> None:
+    prices = catalog.reference_prices()
+    assert {g.name for g in catalog.gpus()} <= set(prices)
+    for g in catalog.gpus():
+        ref = catalog.reference_price(g.name)
+        assert ref.cny_per_gpu_hour > 0 and ref.source and ref.date
+    # H200 costs more per hour than the H100 it replaces, and less than a B200.
+    assert prices["H100-SXM"] < prices["H200-SXM"] < prices["B200"]

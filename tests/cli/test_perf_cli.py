@@ -155,9 +155,13 @@ def test_calibration_table_reports_every_point() -> None:
     assert body["summary"]["max_abs_error"] <= 0.25
     assert body["calibration"]["default_engine"] == "vllm"
     assert set(body["leave_one_source_out"]) == set(body["summary"]["by_source"])
+    overall = body["leave_one_source_out_overall"]
+    assert overall["points"] == body["summary"]["points"]
+    assert body["held_out"]["points"] and "held_out" not in body["summary"]["by_source"]
     assert "vllm" in body["calibration"]["engines"]
     text = runner.invoke(app, ["perf", "calibration"])
     assert text.exit_code == 0 and "median |error|" in text.stdout
+    assert "leave-one-source-out over all" in text.stdout and "held out" in text.stdout
     err = _one_line_error(["perf", "calibration", "--save", "x.json"])
     assert "--refit" in err
 

@@ -117,10 +117,52 @@ def test_demo_runs_a_short_market_and_says_where_the_report_is(tmp_path: Path) -
 
 def test_bench_sim_prints_one_json_document() -> None:
     result = runner.invoke(
-        app, ["bench", "sim", "--days", "0.25", "--baseline-requests", "200", "--json"]
+        app,
+        [
+            "bench",
+            "sim",
+            "--days",
+            "0.25",
+            "--baseline-requests",
+            "200",
+            "--sweep-days",
+            "0",
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["benchmark"] == "sim"
     assert doc["sites"] == 15
     assert doc["latency_eval"]["baseline_matches"] is True
+    assert doc["policies"] == list(POLICIES)
+    assert doc["bound_cost_cny_per_million_tokens"] > 0 and doc["bound_s"] >= 0
+    assert doc["cpu_s"] > 0 and doc["sweep"] is None
+
+
+def test_simulate_sweep_runs_every_variant_in_parallel_processes(scenario_file: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["simulate", "--scenario", str(scenario_file), "--days", "0.25", "--sweep", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    sweep = doc["sensitivity"]
+    names = [v["variant"] for v in sweep["variants"]]
+    assert names == [
+        "as given",
+        "demand x0.5",
+        "demand x2",
+        "equal asks",
+        "route factor 2.0",
+        "TTFT targets halved",
+        "western inventory halved",
+    ]
+    assert sweep["workers"] >= 2 and sweep["wall_s"] > 0
+    for v in sweep["variants"]:
+        assert set(v["policies"]) == set(POLICIES)
+        assert v["bound_cost_cny_per_million_tokens"] > 0
+    # The variants change the inputs: equal asks move the bound's cost.
+    bounds = {v["variant"]: v["bound_cost_cny_per_million_tokens"] for v in sweep["variants"]}
+    assert bounds["equal asks"] != bounds["as given"]
+    assert doc["verdict"] and doc["bound"]["cost_cny_per_million_tokens"] > 0

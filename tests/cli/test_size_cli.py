@@ -32,8 +32,10 @@ def test_size_table_shows_configs_rejections_and_plan() -> None:
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "Configurations, cheapest first" in out
-    assert "cannot meet the targets" in out and "no price for B200" in out
     assert "Plan:" in out and "CNY per M output tokens" in out
+    tight = runner.invoke(app, [*EXAMPLE[:-1], "12"])  # a TPOT the slow cards cannot reach
+    assert tight.exit_code == 0, tight.output
+    assert "cannot meet the targets" in tight.stdout and "even at batch 1" in tight.stdout
 
 
 def test_size_json_is_one_document() -> None:

@@ -8,10 +8,12 @@ import dataclasses
 
 import pytest
 
+from suanli.catalog import gpu, model
 from suanli.errors import DataFileError
 from suanli.perf import Calibration, default_calibration
 from suanli.perf import fit as fitting
 from suanli.perf.calibration import ENGINE_PARAMS, calibration_from_dict
+from suanli.perf.generation import throughput
 
 
 def test_every_point_has_a_source_and_a_method() -> None:
@@ -223,3 +225,59 @@ def test_calibration_documents_name_their_engine_errors() -> None:
     with pytest.raises(DataFileError) as info:
         calibration_from_dict({**base, "engines": {"vllm": broken}})
     assert info.value.field == "layer_overhead_us"
+
+
+def test_serve_points_are_their_requests_over_the_rate_at_load() -> None:
+    base = {
+        "model": "gpt-oss-120b",
+        "gpu": "h100",
+        "kind": "serve",
+        "batch": 500,
+        "context": 2000,
+        "output_tokens": 98,
+        "tp": 2,
+        "precision": "mxfp4",
+        "measured_ms": 30750.0,
+    }
+    with pytest.raises(DataFileError) as info:
+        fitting.parse_points([base])
+    assert info.value.field == "requests"
+    (point,) = fitting.parse_points([{**base, "requests": 500}])
+    cal = default_calibration()
+    rate = throughput(
+        model("gpt-oss-120b"),
+        gpu("h100"),
+        prompt_tokens=2000,
+        output_tokens=98,
+        tp=2,
+        precision="mxfp4",
+        calibration=cal,
+        max_batch=500,
+    )
+    assert fitting.predict_ms(point, cal) == pytest.approx(500 / rate.requests_per_s * 1e3)
+    # Fewer requests than the engine's cap: never more in flight than were sent.
+    (few,) = fitting.parse_points([{**base, "requests": 3}])
+    assert fitting.predict_ms(few, cal) < fitting.predict_ms(point, cal)
+
+
+def test_leave_one_source_out_is_stored_over_the_whole_set() -> None:
+    validation = fitting.stored_document()["validation"]
+    per_source = validation["leave_one_source_out"]
+    overall = validation["leave_one_source_out_overall"]
+    assert overall["sources"] == len(per_source)
+    assert overall["points"] == sum(part["points"] for part in per_source.values())
+    assert overall["max_abs_error"] == max(part["max_abs_error"] for part in per_source.values())
+    assert overall["median_abs_error"] <= overall["max_abs_error"]
+
+
+def test_held_out_points_are_cited_and_never_fitted() -> None:
+    held = fitting.held_out_points()
+    fitted = fitting.calibration_points()
+    assert len(held) >= 10
+    assert not {p.source_key for p in held} & {p.source_key for p in fitted}
+    assert {p.kind for p in held} >= {"serve", "decode"}
+    assert {p.model for p in held} >= {"gpt-oss-120b", "DeepSeek-V3.2"}  # MoE, mxfp4 and fp8
+    for p in held:
+        assert "GPUStack" in p.source and p.method and p.engine == "vllm"
+    rows = fitting.evaluate(held, default_calibration())
+    assert all(r.predicted_ms > 0 for r in rows)

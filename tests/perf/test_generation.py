@@ -18,6 +18,11 @@ SHAPES = [
     ("DeepSeek-V3", "H200-SXM", 8, None, None, 2, 2048, 40),
     ("Qwen2.5-7B", "L40S", 1, "fp8", "fp8", 1, 7, 2),
     ("Llama-2-7B", "A100-SXM-80GB", 1, "bf16", None, 3, 100, 1),
+    # Windowed and sparse attention: the steps are not affine in the context; each crosses
+    # its window (gpt-oss 128-token band, Llama-4 8,192-token chunk, DeepSeek-V3.2 top-2,048).
+    ("gpt-oss-120b", "H100-SXM", 1, None, None, 4, 100, 60),
+    ("Llama-4-Scout-17B-16E", "H200-SXM", 4, None, "fp8", 2, 8150, 80),
+    ("DeepSeek-V3.2", "H200-SXM", 8, None, None, 2, 2000, 100),
 ]
 
 
@@ -45,7 +50,8 @@ def test_generate_is_the_prefill_plus_every_decode_step(
     assert est.decode_ms == pytest.approx(sum(steps), rel=1e-9)
     assert est.total_ms == pytest.approx(first + sum(steps), rel=1e-9)
     assert est.output_tokens_per_s == pytest.approx(batch * out / est.total_ms * 1e3)
-    last = memory_fit(arch, g, tokens_in_flight=batch * (prompt + out - 1), **common)  # type: ignore[arg-type]
+    in_flight = batch * (prompt + out - 1)
+    last = memory_fit(arch, g, tokens_in_flight=in_flight, sequences=batch, **common)  # type: ignore[arg-type]
     if out > 1:
         assert est.memory_gb == pytest.approx(last.total_gb)
 
@@ -67,6 +73,8 @@ MEMORY_CASES = [
     ("Qwen3-30B-A3B", "H20", 1, "bf16", "fp8", 20000, 1000),
     ("DeepSeek-V3", "H200-SXM", 8, "fp8", "bf16", 4000, 1000),
     ("Mixtral-8x7B", "H200-SXM", 1, "bf16", "bf16", 32, 32),  # engine-capped
+    ("gpt-oss-120b", "H100-SXM", 1, "mxfp4", "bf16", 4000, 1000),  # windowed layers
+    ("Llama-4-Scout-17B-16E", "H200-SXM", 2, "bf16", "bf16", 20000, 2000),
 ]
 
 
@@ -79,16 +87,26 @@ def test_throughput_never_exceeds_what_memory_allows(
     est = throughput(arch, g, prompt_tokens=prompt, output_tokens=out, **common)  # type: ignore[arg-type]
     sequence = prompt + out
     # Every sequence in flight can grow to its full length without running out of cache.
-    full = memory_fit(arch, g, tokens_in_flight=est.batch * sequence, **common)  # type: ignore[arg-type]
+    full = memory_fit(arch, g, tokens_in_flight=est.batch * sequence, sequences=est.batch, **common)  # type: ignore[arg-type]
     assert full.fits
-    assert est.batch * sequence <= max_tokens_in_memory(arch, g, **common)  # type: ignore[arg-type]
+    if arch.attention_is_linear_in_context:
+        assert est.batch * sequence <= max_tokens_in_memory(arch, g, **common)  # type: ignore[arg-type]
     assert est.batch <= ENGINE_MAX_BATCH
     if est.batch_limit == "memory":
-        more = memory_fit(arch, g, tokens_in_flight=(est.batch + 1) * sequence, **common)  # type: ignore[arg-type]
+        more = memory_fit(
+            arch,
+            g,
+            tokens_in_flight=(est.batch + 1) * sequence,
+            sequences=est.batch + 1,
+            **common,  # type: ignore[arg-type]
+        )
         assert not more.fits
     # No more tokens than the batch makes per decode step, and no more requests than prefills.
-    step = decode_step(arch, g, batch=est.batch, context=prompt + out // 2, **common)  # type: ignore[arg-type]
-    assert est.output_tokens_per_s * (out - 1) / out <= est.batch / step.step_ms * 1e3 * (1 + 1e-9)
+    fastest = min(
+        decode_step(arch, g, batch=est.batch, context=c, **common).step_ms  # type: ignore[arg-type]
+        for c in (prompt, prompt + out // 2, prompt + out - 1)
+    )
+    assert est.output_tokens_per_s * (out - 1) / out <= est.batch / fastest * 1e3 * (1 + 1e-9)
     assert est.requests_per_s * est.prefill_ms / 1e3 <= 1.0 + 1e-9
 
 
@@ -108,3 +126,15 @@ def test_throughput_says_when_not_one_sequence_fits() -> None:
     with pytest.raises(Infeasible) as err:
         throughput(model("Llama-3.1-70B"), gpu("L40S"), prompt_tokens=1000, output_tokens=100)
     assert "not one 1100-token sequence fits" in err.value.message
+
+
+def test_short_prompts_share_their_prefill_pass() -> None:
+    arch, g = model("Llama-3.1-8B"), gpu("H100-SXM")
+    est = throughput(arch, g, prompt_tokens=128, output_tokens=64)
+    together = 8192 // 128
+    assert est.batch >= together
+    shared = prefill(arch, g, prompt_tokens=128, batch=together).prefill_ms / together
+    assert est.prefill_ms == pytest.approx(shared)
+    alone = throughput(arch, g, prompt_tokens=128, output_tokens=64, prefill_chunk_tokens=128)
+    assert alone.prefill_ms == pytest.approx(prefill(arch, g, prompt_tokens=128).prefill_ms)
+    assert alone.output_tokens_per_s < est.output_tokens_per_s

@@ -66,8 +66,9 @@ def test_configs_meet_targets_and_costs_add_up(example: Sizing) -> None:
 
 
 def test_types_without_a_price_or_a_fit_are_rejected_with_reasons(example: Sizing) -> None:
-    reasons = example.rejected_types()
-    assert reasons["B200"] == "no price for B200"
+    unpriced = {k: v for k, v in PRICES.items() if k != "B200"}
+    sized = size(_request(), [*SOME_GPUS, catalog.gpu("B200")], unpriced, heterogeneous=False)
+    assert sized.rejected_types()["B200"] == "no price for B200"
     for gpu, tp, reason in example.rejected:
         assert gpu and tp in (1, 2, 4, 8) and reason
 

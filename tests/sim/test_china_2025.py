@@ -44,3 +44,20 @@ def test_suanli_fills_western_hubs_without_breaking_slos(run: SimResult) -> None
         assert row.attainment >= 0.95
     assert suanli.cost_cny_per_million_tokens["all"] < near.cost_cny_per_million_tokens["all"]
     assert np.isfinite(suanli.price_index_daily).any()
+
+
+def test_voice_and_agent_classes_are_served_with_their_own_targets(run: SimResult) -> None:
+    names = [w.name for w in run.scenario.workloads]
+    assert {"voice", "agent"} <= set(names)
+    for spec, profiles in zip(run.scenario.workloads, run.world.profiles, strict=True):
+        assert profiles, spec.name
+        assert spec.source, f"{spec.name} names no source"
+        for p in profiles.values():
+            assert p.ttft_ms + p.rtt_budget_ms <= spec.ttft_p95_ms + 1e-6
+    agent = next(w for w in run.scenario.workloads if w.name == "agent")
+    assert agent.calls_per_task > 1 and agent.task_p95_ms > 0
+    row = run.policies["suanli"].slo_for("agent")
+    assert row.task_target_ms == agent.task_p95_ms
+    assert row.task_p95_ms >= agent.calls_per_task * row.ttft_p50_ms * 0.5
+    for site in run.scenario.sites:
+        assert site.source, f"{site.id} names no source"

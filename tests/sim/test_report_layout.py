@@ -37,6 +37,29 @@ return out;
 """
 
 
+# on each map, site and city labels (classes m and s inside a text layer after the circles)
+# overlap neither each other nor a site circle or city square
+LABELS_APART = """
+const out = [];
+document.querySelectorAll('svg').forEach((svg, i) => {
+  if (!svg.querySelector('circle')) return;
+  const labels = [...svg.querySelectorAll('text.m, text.s')].filter((t) => !t.closest('g'))
+    .map((t) => [t.textContent, t.getBoundingClientRect()]);
+  const marks = [...svg.querySelectorAll('circle, rect.city')]
+    .map((c) => c.getBoundingClientRect());
+  const hit = (a, b) => a.left < b.right - 1 && b.left < a.right - 1 &&
+    a.top < b.bottom - 1 && b.top < a.bottom - 1;
+  labels.forEach(([name, b], j) => {
+    labels.slice(j + 1).forEach(([other, o]) => {
+      if (hit(b, o)) out.push(`map ${i}: ${name} / ${other}`);
+    });
+    marks.forEach((m) => { if (hit(b, m)) out.push(`map ${i}: ${name} covers a mark`); });
+  });
+});
+return out;
+"""
+
+
 @pytest.fixture(scope="module")
 def result() -> SimResult:
     from suanli.sim import parse_scenario
@@ -69,9 +92,13 @@ def test_no_chart_text_leaves_its_chart(
         texts = browser.execute_script("return document.querySelectorAll('svg text').length")
         assert charts >= 10 and texts > 150
         assert browser.execute_script(OUTSIDE) == []
+        assert (apart := browser.execute_script(LABELS_APART)) == [], apart
         scroll = browser.execute_script("return document.documentElement.scrollWidth")
         assert scroll <= width, f"the report is {scroll} px wide at {width} px"
-        body = browser.execute_script("return document.body.innerText")
+        body = browser.execute_script(
+            "return document.body.innerText + ' ' +"
+            " [...document.querySelectorAll('svg text')].map((t) => t.textContent).join(' ')"
+        )
         from suanli.catalog.cartography import hub_label, site_label
 
         world = result.world
@@ -142,3 +169,4 @@ def test_text_stays_inside_charts_built_to_push_it_out(
     assert browser.execute_script("return document.querySelectorAll('svg').length") == 4
     shot(browser, screenshot_dir, "21-report-edge-cases")
     assert browser.execute_script(OUTSIDE) == []
+    assert (apart := browser.execute_script(LABELS_APART)) == [], apart

@@ -300,3 +300,45 @@ def test_a_group_of_sites_zooms_in_and_the_offer_page_shows_its_details(
     assert css(browser, "#offer-chart path.series"), "the offer's price history"
     shot(browser, screenshot_dir, "13-offer-page")
     assert console_errors(browser) == []
+
+
+OVERLAPS = """
+const svg = document.getElementById('map');
+const boxes = [...svg.querySelectorAll('.labels text')].map((t) => [t.textContent, t.getBBox()]);
+const circles = [...svg.querySelectorAll('circle.site, circle.city')].map((c) =>
+  [+c.getAttribute('cx'), +c.getAttribute('cy'), +c.getAttribute('r')]);
+const [, , W, H] = svg.getAttribute('viewBox').split(' ').map(Number);
+const out = [];
+const hit = (a, b) => a.x < b.x + b.width && b.x < a.x + a.width &&
+  a.y < b.y + b.height && b.y < a.y + a.height;
+boxes.forEach(([name, b], i) => {
+  if (b.x < 0 || b.y < 0 || b.x + b.width > W || b.y + b.height > H) {
+    out.push(`${name} leaves the map`);
+  }
+  boxes.slice(i + 1).forEach(([other, o]) => { if (hit(b, o)) out.push(`${name} / ${other}`); });
+  for (const [cx, cy, r] of circles) {
+    const nx = Math.max(b.x, Math.min(cx, b.x + b.width));
+    const ny = Math.max(b.y, Math.min(cy, b.y + b.height));
+    if ((nx - cx) ** 2 + (ny - cy) ** 2 < (r - 1) ** 2) out.push(`${name} covers ${cx},${cy}`);
+  }
+});
+return [boxes.length, out];
+"""
+
+
+@pytest.mark.parametrize("size", ["phone", "laptop"])
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_map_labels_cover_no_circle_and_no_other_label(
+    browser: Any, live_server: LiveServer, size: str, lang: str
+) -> None:
+    emulate(browser, size=size, scheme="light", lang=lang)
+    try:
+        browser.get(f"{live_server.url}/#/market")
+        browser.execute_script("localStorage.clear()")
+        open_page(browser, live_server)
+        wait_for(browser, lambda d: css(d, "#map .labels text"), "map labels")
+        count, problems = browser.execute_script(OVERLAPS)
+        assert count >= 8, "most sites and cities are named"
+        assert problems == [], problems
+    finally:
+        reset(browser)

@@ -1,20 +1,25 @@
 """Model architectures read from a Hugging Face ``config.json``.
 
 Supports dense decoders (Llama, Qwen2/Qwen3, Mistral), mixture-of-experts decoders (Qwen3-MoE,
-Mixtral) and DeepSeek-V2/V3 (multi-head latent attention + MoE with shared experts). From the
-config alone we derive what the performance model needs: parameter counts per operator group,
-total and per-token active parameters, and KV-cache bytes per token.
+Mixtral, GLM-4.5, Llama-4, gpt-oss) and the DeepSeek-V2/V3 family (multi-head latent attention
++ MoE with shared experts; DeepSeek-V3.2's sparse attention; Kimi-K2, the DeepSeek-V3
+architecture under another name). From the config alone we derive what the performance model
+needs: parameter counts per operator group, total and per-token active parameters, KV-cache
+bytes per token (and which layers keep only a window), and the checkpoint's declared
+quantization.
 
 Parameter counting (gated MLP, RMSNorm, no biases unless the family has them)::
 
-    attention  = d·hd·n_q + 2·d·hd·n_kv + hd·n_q·d          (+ q/k/v biases for Qwen2)
+    attention  = d·hd·n_q + 2·d·hd·n_kv + hd·n_q·d          (+ biases, sinks, q/k norms)
     dense MLP  = 3·d·d_ff
     MoE layer  = E·3·d·d_e + S·3·d·d_s + d·E                 (experts, shared experts, router)
     total      = Σ_layers (attention + MLP) + vocab·d · (1 if tied else 2) + norms
     active     = the same with E replaced by k (experts per token)
 
-The DeepSeek-V3 multi-token-prediction module (``num_nextn_predict_layers``) is not counted,
-as in the published 671B.
+Multi-token-prediction modules (``num_nextn_predict_layers``) are not counted, as in the
+published 671B of DeepSeek-V3. :func:`load_hf_config` reads a config in named steps: the file,
+the label, the family, the shared shape, the attention, the MLP or experts, the quantization,
+then the counts.
 """
 
 from __future__ import annotations
@@ -25,99 +30,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from suanli.catalog.arch import MlaSpec, ModelArch, MoeSpec
 from suanli.errors import DataFileError
 
-SUPPORTED_TYPES = (
-    "llama",
-    "mistral",
-    "qwen2",
-    "qwen3",
-    "qwen3_moe",
-    "mixtral",
-    "deepseek_v2",
-    "deepseek_v3",
-)
+__all__ = ["SUPPORTED_TYPES", "MlaSpec", "ModelArch", "MoeSpec", "load_hf_config"]
 
-
-@dataclass(frozen=True, slots=True)
-class MoeSpec:
-    """Routed experts (top-k of ``num_experts``), optional shared experts, and which layers."""
-
-    num_experts: int
-    experts_per_token: int
-    expert_intermediate_size: int
-    num_shared_experts: int = 0
-    shared_intermediate_size: int = 0  # per shared expert
-    first_dense_layers: int = 0  # DeepSeek: the first k layers use a dense MLP
-    num_moe_layers: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class MlaSpec:
-    """Multi-head latent attention: the KV cache holds one compressed latent per token."""
-
-    kv_lora_rank: int
-    q_lora_rank: int  # 0: queries are projected directly from the hidden state
-    qk_rope_head_dim: int
-    qk_nope_head_dim: int
-    v_head_dim: int
-
-
-@dataclass(frozen=True, slots=True)
-class ModelArch:
-    """A decoder-only transformer's shape and the parameter counts derived from it."""
-
-    name: str
-    family: str
-    hidden_size: int
-    num_layers: int
-    num_heads: int
-    num_kv_heads: int
-    head_dim: int
-    intermediate_size: int  # dense MLP width (0 when every layer is MoE)
-    vocab_size: int
-    tied_embeddings: bool
-    moe: MoeSpec | None
-    mla: MlaSpec | None
-    source: str
-    attention_params_per_layer: int
-    dense_mlp_params: int  # one dense MLP block
-    expert_params: int  # one routed expert (0 when dense)
-    shared_expert_params: int  # all shared experts of one MoE layer
-    router_params: int  # one MoE layer's router
-    norm_params: int  # every norm weight in the model
-    total_params: int
-    active_params: int
-    aliases: tuple[str, ...] = ()
-    weight_precision: str = "bf16"  # the checkpoint's declared weights: bf16, fp8, int4, mxfp4
-    kv_precision: str = "bf16"  # the checkpoint's declared KV cache: bf16 or fp8
-
-    @property
-    def is_moe(self) -> bool:
-        return self.moe is not None
-
-    @property
-    def num_moe_layers(self) -> int:
-        return self.moe.num_moe_layers if self.moe else 0
-
-    @property
-    def num_dense_layers(self) -> int:
-        return self.num_layers - self.num_moe_layers
-
-    @property
-    def embedding_params(self) -> int:
-        return self.vocab_size * self.hidden_size
-
-    @property
-    def kv_values_per_token_per_layer(self) -> int:
-        """Cached values per token and layer: K and V heads, or MLA's latent + rope key."""
-        if self.mla is not None:
-            return self.mla.kv_lora_rank + self.mla.qk_rope_head_dim
-        return 2 * self.num_kv_heads * self.head_dim
-
-    def kv_bytes_per_token(self, bytes_per_value: float = 2.0) -> float:
-        """KV-cache bytes one token occupies across all layers (MLA: the compressed latent)."""
-        return float(self.kv_values_per_token_per_layer * self.num_layers * bytes_per_value)
+# model_type -> the family whose reader it uses
+FAMILIES: dict[str, str] = {
+    "llama": "llama",
+    "mistral": "llama",
+    "qwen2": "qwen2",
+    "qwen3": "qwen3",
+    "qwen3_moe": "qwen3_moe",
+    "mixtral": "mixtral",
+    "deepseek_v2": "deepseek",
+    "deepseek_v3": "deepseek",
+    "deepseek_v32": "deepseek",
+    "kimi_k2": "deepseek",  # Kimi-K2 is the DeepSeek-V3 architecture (Moonshot's model card)
+    "glm4_moe": "glm4_moe",
+    "gpt_oss": "gpt_oss",
+    "llama4": "llama4",
+    "llama4_text": "llama4",
+}
+SUPPORTED_TYPES = tuple(FAMILIES)
 
 
 def _fail(path: str | None, name: str, field: str, message: str) -> DataFileError:
@@ -234,6 +169,254 @@ def _quantization(raw: Mapping[str, Any], path: str | None, name: str) -> tuple[
     return weights, kv
 
 
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What every family shares: widths, depth, heads and vocabulary."""
+
+    d: int
+    layers: int
+    n_q: int
+    n_kv: int
+    hd: int
+    vocab: int
+    tied: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Attention:
+    """One layer's attention: parameters, extra norm weights, the cache and its windows."""
+
+    params: int
+    norms: int  # per layer, beyond the two RMSNorms every layer has
+    n_kv: int
+    hd: int
+    mla: MlaSpec | None = None
+    local_layers: int = 0
+    window: int = 0
+    kind: str = ""
+    sparse_topk: int = 0
+    indexer_heads: int = 0
+    indexer_head_dim: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Mlp:
+    """Dense MLP width and, for MoE, the experts, shared experts and router (per layer)."""
+
+    ff: int
+    moe: MoeSpec | None
+    expert: int = 0  # one routed expert
+    shared: int = 0  # all shared experts of one MoE layer
+    router: int = 0
+
+
+def _label(raw: Mapping[str, Any], path: str | None, name: str | None) -> str:
+    return str(
+        name
+        or raw.get("_name")
+        or raw.get("_name_or_path")
+        or (Path(path).parent.name if path and Path(path).name == "config.json" else None)
+        or (Path(path).stem if path else "model")
+    )
+
+
+def _text_config(raw: dict[str, Any]) -> dict[str, Any]:
+    """Multimodal checkpoints (Llama-4) nest the language model under ``text_config``; its
+    fields win, the outer ones (quantization, notes, tied embeddings) fill in."""
+    inner = raw.get("text_config")
+    if raw.get("model_type") == "llama4" and isinstance(inner, Mapping):
+        return {**raw, **inner, "model_type": "llama4"}
+    return raw
+
+
+def _family(raw: Mapping[str, Any], path: str | None, label: str) -> str:
+    model_type = raw.get("model_type")
+    if model_type is None:
+        raise _fail(path, label, "model_type", "missing required field")
+    if model_type not in FAMILIES:
+        raise _fail(
+            path,
+            label,
+            "model_type",
+            f"unsupported model_type {model_type!r}; supported: {', '.join(SUPPORTED_TYPES)}",
+        )
+    return FAMILIES[str(model_type)]
+
+
+def _shape(f: _Fields) -> _Shape:
+    d = f.int("hidden_size")
+    layers = f.int("num_hidden_layers")
+    n_q = f.int("num_attention_heads")
+    n_kv = f.int("num_key_value_heads", n_q)  # HF semantics: absent means multi-head attention
+    if d % n_q and "head_dim" not in f.raw:
+        raise _fail(f.path, f.name, "head_dim", "hidden_size is not a multiple of the heads")
+    if n_q % n_kv:
+        raise _fail(f.path, f.name, "num_key_value_heads", f"must divide {n_q} attention heads")
+    return _Shape(
+        d=d,
+        layers=layers,
+        n_q=n_q,
+        n_kv=n_kv,
+        hd=f.int("head_dim", d // n_q),
+        vocab=f.int("vocab_size"),
+        tied=f.bool("tie_word_embeddings", False),
+    )
+
+
+def _layer_kinds(f: _Fields, s: _Shape) -> tuple[int, int, str]:
+    """(local layers, window, kind) from ``layer_types`` (gpt-oss) or Llama-4's
+    ``no_rope_layers``: RoPE layers use chunked attention, every ``no_rope_layer_interval``-th
+    layer is global."""
+    kinds = f.raw.get("layer_types")
+    if isinstance(kinds, list) and kinds:
+        if len(kinds) != s.layers:
+            raise _fail(f.path, f.name, "layer_types", f"expected {s.layers} entries")
+        sliding = sum(1 for k in kinds if k == "sliding_attention")
+        chunked = sum(1 for k in kinds if k == "chunked_attention")
+        if sliding and chunked:
+            raise _fail(f.path, f.name, "layer_types", "mixes sliding and chunked attention")
+        if sliding:
+            return sliding, f.int("sliding_window"), "sliding"
+        if chunked:
+            return chunked, f.int("attention_chunk_size"), "chunked"
+        return 0, 0, ""
+    if f.raw.get("model_type") == "llama4" and f.raw.get("attention_chunk_size"):
+        rope = f.raw.get("no_rope_layers") or []
+        if not isinstance(rope, list):
+            raise _fail(f.path, f.name, "no_rope_layers", "expected a list of 0/1 per layer")
+        if not rope:
+            interval = f.int("no_rope_layer_interval", 4)
+            rope = [int((i + 1) % interval != 0) for i in range(s.layers)]
+        return sum(1 for r in rope if r), f.int("attention_chunk_size"), "chunked"
+    return 0, 0, ""
+
+
+def _attention(f: _Fields, family: str, s: _Shape) -> _Attention:
+    """One layer's attention parameters and cache layout."""
+    if family == "deepseek":
+        return _mla_attention(f, s)
+    d, n_q, n_kv, hd = s.d, s.n_q, s.n_kv, s.hd
+    params = d * hd * n_q + 2 * d * hd * n_kv + hd * n_q * d
+    norms = 0
+    bias = f.bool("attention_bias", False)
+    if family == "qwen2":
+        params += hd * (n_q + 2 * n_kv)  # q, k, v biases
+    elif family == "glm4_moe" and bias:
+        params += hd * (n_q + 2 * n_kv)  # q, k, v biases; the output projection has none
+    elif bias:
+        params += hd * (n_q + 2 * n_kv) + d  # q, k, v and output biases
+    if family == "gpt_oss":
+        params += n_q  # one learned attention sink per head
+    if family in ("qwen3", "qwen3_moe") or (family == "glm4_moe" and f.bool("use_qk_norm", False)):
+        norms += 2 * hd  # q_norm and k_norm
+    local, window, kind = _layer_kinds(f, s)
+    return _Attention(
+        params=params, norms=norms, n_kv=n_kv, hd=hd, local_layers=local, window=window, kind=kind
+    )
+
+
+def _mla_attention(f: _Fields, s: _Shape) -> _Attention:
+    """DeepSeek's multi-head latent attention, with V3.2's sparse-attention indexer."""
+    d, n_q = s.d, s.n_q
+    q_lora = f.raw.get("q_lora_rank")
+    mla = MlaSpec(
+        kv_lora_rank=f.int("kv_lora_rank"),
+        q_lora_rank=0 if q_lora is None else f.int("q_lora_rank"),
+        qk_rope_head_dim=f.int("qk_rope_head_dim"),
+        qk_nope_head_dim=f.int("qk_nope_head_dim"),
+        v_head_dim=f.int("v_head_dim"),
+    )
+    qk = mla.qk_nope_head_dim + mla.qk_rope_head_dim
+    q_params = d * mla.q_lora_rank + mla.q_lora_rank * n_q * qk if mla.q_lora_rank else d * n_q * qk
+    params = (
+        q_params
+        + d * (mla.kv_lora_rank + mla.qk_rope_head_dim)
+        + mla.kv_lora_rank * n_q * (mla.qk_nope_head_dim + mla.v_head_dim)
+        + n_q * mla.v_head_dim * d
+    )
+    topk = heads = dim = 0
+    if "index_topk" in f.raw:
+        topk, heads, dim = f.int("index_topk"), f.int("index_n_heads"), f.int("index_head_dim")
+        q_in = mla.q_lora_rank or d
+        # query and key projections, LayerNorm (weight, bias) on the key, per-head weights
+        params += q_in * heads * dim + d * dim + 2 * dim + d * heads
+    return _Attention(
+        params=params,
+        norms=mla.q_lora_rank + mla.kv_lora_rank,
+        n_kv=1,  # one shared latent per token
+        hd=mla.v_head_dim,
+        mla=mla,
+        sparse_topk=topk,
+        indexer_heads=heads,
+        indexer_head_dim=dim,
+    )
+
+
+def _mlp(f: _Fields, family: str, s: _Shape) -> _Mlp:
+    """The dense MLP and the experts of each family; parameter counts per layer."""
+    d, layers = s.d, s.layers
+    if family in ("deepseek", "glm4_moe"):
+        first_dense = f.int("first_k_dense_replace", 0, minimum=0)
+        step = f.int("moe_layer_freq", 1)
+        moe_layers = sum(1 for i in range(first_dense, layers) if i % step == 0)
+        e_ff = f.int("moe_intermediate_size")
+        shared = f.int("n_shared_experts", 0, minimum=0)
+        experts = f.int("n_routed_experts")
+        moe = MoeSpec(
+            num_experts=experts,
+            experts_per_token=f.int("num_experts_per_tok"),
+            expert_intermediate_size=e_ff,
+            num_shared_experts=shared,
+            shared_intermediate_size=e_ff if shared else 0,
+            first_dense_layers=first_dense,
+            num_moe_layers=moe_layers,
+        )
+        # GLM-4.5 routes with a learned per-expert score-correction bias.
+        router = d * experts + (experts if family == "glm4_moe" else 0)
+        ff = f.int("intermediate_size") if layers - moe_layers > 0 else 0
+        return _Mlp(ff, moe, 3 * d * e_ff, 3 * d * e_ff * shared, router)
+    if family == "qwen3_moe":
+        step = f.int("decoder_sparse_step", 1)
+        dense_only = f.raw.get("mlp_only_layers") or []
+        if not isinstance(dense_only, list):
+            raise _fail(f.path, f.name, "mlp_only_layers", "expected a list of layer indices")
+        moe_layers = sum(1 for i in range(layers) if i not in dense_only and (i + 1) % step == 0)
+        e_ff = f.int("moe_intermediate_size")
+        experts = f.int("num_experts")
+        moe = MoeSpec(experts, f.int("num_experts_per_tok"), e_ff, num_moe_layers=moe_layers)
+        ff = f.int("intermediate_size") if layers - moe_layers > 0 else 0
+        return _Mlp(ff, moe, 3 * d * e_ff, 0, d * experts)
+    if family == "mixtral":
+        e_ff, experts = f.int("intermediate_size"), f.int("num_local_experts")
+        moe = MoeSpec(experts, f.int("num_experts_per_tok"), e_ff, num_moe_layers=layers)
+        return _Mlp(0, moe, 3 * d * e_ff, 0, d * experts)
+    if family == "gpt_oss":
+        # Every layer is MoE; experts carry biases (gate and up 2·d_e, down d), the router one
+        # per expert.
+        e_ff, experts = f.int("intermediate_size"), f.int("num_local_experts")
+        top_k = f.int("num_experts_per_tok", f.int("experts_per_token", 0, minimum=0) or None)
+        moe = MoeSpec(experts, top_k, e_ff, num_moe_layers=layers)
+        return _Mlp(0, moe, 3 * d * e_ff + 2 * e_ff + d, 0, d * experts + experts)
+    if family == "llama4":
+        # MoE every ``interleave_moe_layer_step``-th layer (one shared expert of the expert
+        # width), a wider dense MLP (``intermediate_size_mlp``) elsewhere.
+        step = f.int("interleave_moe_layer_step", 1)
+        listed = f.raw.get("moe_layers")
+        moe_layers = len(listed) if isinstance(listed, list) else len(range(step - 1, layers, step))
+        e_ff, experts = f.int("intermediate_size"), f.int("num_local_experts")
+        moe = MoeSpec(
+            experts,
+            f.int("num_experts_per_tok"),
+            e_ff,
+            num_shared_experts=1,
+            shared_intermediate_size=e_ff,
+            num_moe_layers=moe_layers,
+        )
+        ff = f.int("intermediate_size_mlp") if layers - moe_layers > 0 else 0
+        return _Mlp(ff, moe, 3 * d * e_ff, 3 * d * e_ff, d * experts)
+    return _Mlp(f.int("intermediate_size"), None)
+
+
 def load_hf_config(
     path_or_dict: str | Path | Mapping[str, Any], *, name: str | None = None
 ) -> ModelArch:
@@ -242,148 +425,72 @@ def load_hf_config(
     Raises :class:`DataFileError` naming the file and the missing or malformed field.
     """
     raw, path = _read(path_or_dict)
-    label = (
-        name
-        or raw.get("_name")
-        or raw.get("_name_or_path")
-        or (Path(path).parent.name if path and Path(path).name == "config.json" else None)
-        or (Path(path).stem if path else "model")
-    )
-    label = str(label)
-    model_type = raw.get("model_type")
-    if model_type is None:
-        raise _fail(path, label, "model_type", "missing required field")
-    if model_type not in SUPPORTED_TYPES:
-        raise _fail(
-            path,
-            label,
-            "model_type",
-            f"unsupported model_type {model_type!r}; supported: {', '.join(SUPPORTED_TYPES)}",
-        )
+    label = _label(raw, path, name)
+    raw = _text_config(raw)
+    family = _family(raw, path, label)
     f = _Fields(raw, path, label)
-    d = f.int("hidden_size")
-    layers = f.int("num_hidden_layers")
-    n_q = f.int("num_attention_heads")
-    n_kv = f.int("num_key_value_heads", n_q)  # HF semantics: absent means multi-head attention
-    vocab = f.int("vocab_size")
-    tied = f.bool("tie_word_embeddings", False)
-    if d % n_q and "head_dim" not in raw:
-        raise _fail(path, label, "head_dim", "hidden_size is not a multiple of the heads")
-    hd = f.int("head_dim", d // n_q)
-    if n_q % n_kv:
-        raise _fail(path, label, "num_key_value_heads", f"must divide {n_q} attention heads")
-
-    mla: MlaSpec | None = None
-    moe: MoeSpec | None = None
-    norms = 2 * d * layers + d  # two RMSNorms per layer and the final norm
-    if model_type.startswith("deepseek"):
-        q_lora = raw.get("q_lora_rank")
-        mla = MlaSpec(
-            kv_lora_rank=f.int("kv_lora_rank"),
-            q_lora_rank=0 if q_lora is None else f.int("q_lora_rank"),
-            qk_rope_head_dim=f.int("qk_rope_head_dim"),
-            qk_nope_head_dim=f.int("qk_nope_head_dim"),
-            v_head_dim=f.int("v_head_dim"),
-        )
-        qk = mla.qk_nope_head_dim + mla.qk_rope_head_dim
-        q_params = (
-            d * mla.q_lora_rank + mla.q_lora_rank * n_q * qk if mla.q_lora_rank else d * n_q * qk
-        )
-        attention = (
-            q_params
-            + d * (mla.kv_lora_rank + mla.qk_rope_head_dim)
-            + mla.kv_lora_rank * n_q * (mla.qk_nope_head_dim + mla.v_head_dim)
-            + n_q * mla.v_head_dim * d
-        )
-        norms += layers * (mla.q_lora_rank + mla.kv_lora_rank)
-        hd = mla.v_head_dim
-        n_kv = 1  # one shared latent per token
-        first_dense = f.int("first_k_dense_replace", 0, minimum=0)
-        step = f.int("moe_layer_freq", 1)
-        moe_layers = sum(1 for i in range(first_dense, layers) if i % step == 0)
-        ff = f.int("intermediate_size") if layers - moe_layers > 0 else 0
-        e_ff = f.int("moe_intermediate_size")
-        shared = f.int("n_shared_experts", 0, minimum=0)
-        moe = MoeSpec(
-            num_experts=f.int("n_routed_experts"),
-            experts_per_token=f.int("num_experts_per_tok"),
-            expert_intermediate_size=e_ff,
-            num_shared_experts=shared,
-            shared_intermediate_size=e_ff if shared else 0,
-            first_dense_layers=first_dense,
-            num_moe_layers=moe_layers,
-        )
-    else:
-        attention = d * hd * n_q + 2 * d * hd * n_kv + hd * n_q * d
-        if model_type == "qwen2" or f.bool("attention_bias", False):
-            attention += hd * (n_q + 2 * n_kv) + (d if model_type != "qwen2" else 0)
-        if model_type in ("qwen3", "qwen3_moe"):
-            norms += 2 * hd * layers  # q_norm and k_norm
-        if model_type == "qwen3_moe":
-            step = f.int("decoder_sparse_step", 1)
-            dense_only = raw.get("mlp_only_layers") or []
-            if not isinstance(dense_only, list):
-                raise _fail(path, label, "mlp_only_layers", "expected a list of layer indices")
-            moe_layers = sum(
-                1 for i in range(layers) if i not in dense_only and (i + 1) % step == 0
-            )
-            ff = f.int("intermediate_size") if layers - moe_layers > 0 else 0
-            e_ff = f.int("moe_intermediate_size")
-            moe = MoeSpec(
-                num_experts=f.int("num_experts"),
-                experts_per_token=f.int("num_experts_per_tok"),
-                expert_intermediate_size=e_ff,
-                num_moe_layers=moe_layers,
-            )
-        elif model_type == "mixtral":
-            e_ff = f.int("intermediate_size")
-            ff = 0
-            moe = MoeSpec(
-                num_experts=f.int("num_local_experts"),
-                experts_per_token=f.int("num_experts_per_tok"),
-                expert_intermediate_size=e_ff,
-                num_moe_layers=layers,
-            )
-        else:
-            ff = f.int("intermediate_size")
-
+    shape = _shape(f)
+    attention = _attention(f, family, shape)
+    mlp = _mlp(f, family, shape)
+    moe = mlp.moe
     if moe is not None and moe.experts_per_token > moe.num_experts:
         raise _fail(path, label, "num_experts_per_tok", "cannot exceed the number of experts")
-    dense_mlp = 3 * d * ff
-    expert = 3 * d * moe.expert_intermediate_size if moe else 0
-    shared_params = 3 * d * moe.shared_intermediate_size * moe.num_shared_experts if moe else 0
-    router = d * moe.num_experts if moe else 0
-    moe_layers = moe.num_moe_layers if moe else 0
-    embeddings = vocab * d * (1 if tied else 2)
-    base = layers * attention + (layers - moe_layers) * dense_mlp + embeddings + norms
-    per_moe_fixed = shared_params + router
-    total = base + moe_layers * (per_moe_fixed + (moe.num_experts * expert if moe else 0))
-    active = base + moe_layers * (per_moe_fixed + (moe.experts_per_token * expert if moe else 0))
-    aliases = raw.get("_aliases") or []
     weight_precision, kv_precision = _quantization(raw, path, label)
+    return _assemble(raw, path, label, shape, attention, mlp, weight_precision, kv_precision)
+
+
+def _assemble(
+    raw: Mapping[str, Any],
+    path: str | None,
+    label: str,
+    s: _Shape,
+    attn: _Attention,
+    mlp: _Mlp,
+    weight_precision: str,
+    kv_precision: str,
+) -> ModelArch:
+    """Total and active parameters from the per-layer counts, and the ModelArch."""
+    moe = mlp.moe
+    layers = s.layers
+    norms = 2 * s.d * layers + s.d + attn.norms * layers  # two RMSNorms per layer, final norm
+    dense_mlp = 3 * s.d * mlp.ff
+    moe_layers = moe.num_moe_layers if moe else 0
+    embeddings = s.vocab * s.d * (1 if s.tied else 2)
+    base = layers * attn.params + (layers - moe_layers) * dense_mlp + embeddings + norms
+    per_moe_fixed = mlp.shared + mlp.router
+    experts, top_k = (moe.num_experts, moe.experts_per_token) if moe else (0, 0)
+    total = base + moe_layers * (per_moe_fixed + experts * mlp.expert)
+    active = base + moe_layers * (per_moe_fixed + top_k * mlp.expert)
+    aliases = raw.get("_aliases") or []
     return ModelArch(
         name=label,
-        family=str(model_type),
-        hidden_size=d,
+        family=str(raw["model_type"]),
+        hidden_size=s.d,
         num_layers=layers,
-        num_heads=n_q,
-        num_kv_heads=n_kv,
-        head_dim=hd,
-        intermediate_size=ff,
-        vocab_size=vocab,
-        tied_embeddings=tied,
+        num_heads=s.n_q,
+        num_kv_heads=attn.n_kv,
+        head_dim=attn.hd,
+        intermediate_size=mlp.ff,
+        vocab_size=s.vocab,
+        tied_embeddings=s.tied,
         moe=moe,
-        mla=mla,
+        mla=attn.mla,
         source=str(raw.get("_source") or (f"config.json at {path}" if path else "config dict")),
-        attention_params_per_layer=attention,
+        attention_params_per_layer=attn.params,
         dense_mlp_params=dense_mlp,
-        expert_params=expert,
-        shared_expert_params=shared_params,
-        router_params=router,
+        expert_params=mlp.expert,
+        shared_expert_params=mlp.shared,
+        router_params=mlp.router,
         norm_params=norms,
         total_params=total,
         active_params=active,
         aliases=tuple(str(a) for a in aliases),
         weight_precision=weight_precision,
         kv_precision=kv_precision,
+        local_attention_layers=attn.local_layers,
+        local_attention_window=attn.window,
+        local_attention_kind=attn.kind,
+        sparse_topk=attn.sparse_topk,
+        indexer_heads=attn.indexer_heads,
+        indexer_head_dim=attn.indexer_head_dim,
     )

@@ -49,14 +49,20 @@ def bench_sim(
     baseline_requests: int = typer.Option(
         20_000, "--baseline-requests", help="requests the scalar baseline evaluates"
     ),
+    sweep_days: float = typer.Option(
+        30.0, "--sweep-days", help="days per sensitivity variant (0: skip the sweep)", min=0.0
+    ),
     as_json: bool = typer.Option(True, "--json/--no-json", help="print one JSON document"),
 ) -> None:
-    """A month of the national market (15 sites, 60,000 requests a day) under all three
-    policies; baseline: per-request latency evaluation in plain Python."""
+    """A month of the national market (15 sites, about 70,000 requests a day) under every
+    policy and the hindsight bound, then the sensitivity sweep in parallel processes;
+    baseline: per-request latency evaluation in plain Python."""
     from suanli.bench.sim import run
     from suanli.cli.common import print_json
 
-    print_json(run(days=days, seed=seed, baseline_requests=baseline_requests))
+    print_json(
+        run(days=days, seed=seed, baseline_requests=baseline_requests, sweep_days=sweep_days)
+    )
 
 
 @bench_app.command("placement")

@@ -1,4 +1,4 @@
-"""``suanli demo``: the main job: a short China 2025 market under all three policies."""
+"""``suanli demo``: the main job: a short China 2025 market under every policy."""
 
 from __future__ import annotations
 
@@ -48,19 +48,27 @@ def demo_cmd(
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="With --serve.")] = 8000,
 ) -> None:
     """Run the China 2025 market end to end and show what Suanli changes."""
-    from suanli.cli.simulate_cmd import print_summary, run_with_progress, write_report
-    from suanli.sim import POLICIES
+    from suanli.cli.simulate_cmd import (
+        print_summary,
+        print_verdict,
+        run_with_progress,
+        write_report,
+    )
+    from suanli.sim import REGISTRY
 
     console.rule("Suanli demo: the China 2025 market")
     console.print(
         "Buyers today rent GPUs at the site nearest their users; western hub clusters built "
-        "for training sit mostly idle. We replay the same demand under three policies: "
-        "nearest site, cheapest single GPU type, and Suanli (joint placement + market).",
+        "for training sit mostly idle. We replay the same demand under five policies: "
+        "nearest site, nearest capable site with spill-over, cheapest single GPU type, "
+        "greedy per job, and Suanli (joint placement + market), against a hindsight bound.",
         highlight=False,
     )
     _show_market("china-2025")
-    result = run_with_progress("china-2025", days=days, seed=seed, policies=list(POLICIES))
+    result = run_with_progress("china-2025", days=days, seed=seed, policies=list(REGISTRY))
     path = write_report(result, report)
+    console.rule("Verdict")
+    print_verdict(result)
     print_summary(result)
 
     from suanli.cli.demo_exchange import run_exchange_demo, show_exchange_demo

@@ -254,11 +254,15 @@ def calibration_cmd(
     if refit:
         err_console.print("fitting all points ...")
         cal = fit.fit(points)
+        left_out: list[Any] = []
         loso = fit.leave_one_source_out(
-            points, progress=lambda key: err_console.print(f"fitting without {key} ...")
+            points,
+            progress=lambda key: err_console.print(f"fitting without {key} ..."),
+            rows=left_out,
         )
+        overall = fit.pooled(loso, left_out)
         folds = fit.k_fold(points, progress=lambda step: err_console.print(f"{step} ..."))
-        document = fit.calibration_document(cal, points, loso, folds)
+        document = fit.calibration_document(cal, points, loso, folds, overall)
         from suanli.perf.calibration import calibration_from_dict
 
         cal = calibration_from_dict(document)
@@ -266,9 +270,12 @@ def calibration_cmd(
         document = fit.stored_document()
         cal = fit.default_calibration()
         loso = document.get("validation", {}).get("leave_one_source_out", {})
+        overall = document.get("validation", {}).get("leave_one_source_out_overall", {})
         folds = document.get("validation", {}).get("cross_validation", {})
     rows = fit.evaluate(points, cal)
     summary = fit.summarize(rows)
+    held_rows = fit.evaluate(fit.held_out_points(), cal)
+    held = fit.summarize(held_rows) if held_rows else {}
     if save is not None:
         save.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     if json_out:
@@ -289,12 +296,16 @@ def calibration_cmd(
                 },
                 "summary": summary,
                 "leave_one_source_out": loso,
+                "leave_one_source_out_overall": overall,
+                "held_out": {**held, "points": [_jsonable(r) for r in held_rows]},
                 "cross_validation": folds,
                 "points": [_jsonable(r) for r in rows],
             }
         )
         return
-    _print_calibration(cal, rows, summary, loso, folds)
+    _print_calibration(cal, rows, summary, loso, folds, overall)
+    if held:
+        _print_held_out(held_rows, held)
 
 
 def _print_calibration(
@@ -303,6 +314,7 @@ def _print_calibration(
     summary: dict[str, Any],
     loso: dict[str, Any],
     folds: dict[str, Any],
+    overall: dict[str, Any],
 ) -> None:
     console.print(
         table(
@@ -346,6 +358,14 @@ def _print_calibration(
         f"worst {100 * summary['max_abs_error']:.1f}%, "
         f"mean error {100 * summary['mean_error']:+.1f}%"
     )
+    if overall:
+        console.print(
+            f"leave-one-source-out over all {overall['points']} points ({overall['sources']} "
+            f"sources, each predicted by a fit without it): "
+            f"median |error| {100 * overall['median_abs_error']:.1f}%, "
+            f"worst {100 * overall['max_abs_error']:.1f}%, "
+            f"mean error {100 * overall['mean_error']:+.1f}%"
+        )
     if folds:
         console.print(
             f"{folds['folds']}-fold cross-validation (engines seen, points held out): "
@@ -383,6 +403,33 @@ def _print_calibration(
                 for key, part in summary["by_source"].items()
             ],
         )
+    )
+
+
+def _print_held_out(rows: list[Any], held: dict[str, Any]) -> None:
+    console.print(
+        table(
+            "Held out of the fit: published serving runs under load (held_out.json)",
+            ["model", "gpu", "kind", "tp", "in", "out", "measured s", "error %"],
+            [
+                (
+                    r.model,
+                    r.gpu,
+                    r.kind,
+                    r.tp,
+                    r.context,
+                    r.output_tokens if r.kind in ("generate", "serve") else "-",
+                    f"{r.measured_ms / 1e3:.3g}",
+                    f"{100 * r.error:+.0f}",
+                )
+                for r in rows
+            ],
+        )
+    )
+    console.print(
+        f"held out, {held['points']} points: median |error| "
+        f"{100 * held['median_abs_error']:.1f}%, worst {100 * held['max_abs_error']:.1f}%, "
+        f"mean error {100 * held['mean_error']:+.1f}% (negative: the model is faster)"
     )
 
 

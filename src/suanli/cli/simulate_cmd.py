@@ -12,7 +12,10 @@ from suanli.cli.common import console, err_console, print_json, table
 if TYPE_CHECKING:
     from suanli.sim.run import SimResult
 
-POLICY_HELP = "Policy to run (repeat or comma-separate): nearest, cheapest-type, suanli."
+POLICY_HELP = (
+    "Policy to run (repeat or comma-separate): nearest, nearest-spill, cheapest-type, greedy, "
+    "suanli."
+)
 
 
 def run_with_progress(
@@ -43,26 +46,77 @@ def run_with_progress(
 
 
 def parse_policies(values: list[str] | None) -> list[str]:
-    from suanli.sim import POLICIES
+    from suanli.sim import REGISTRY
 
     if not values:
-        return list(POLICIES)
+        return list(REGISTRY)
     return [p.strip() for v in values for p in v.split(",") if p.strip()]
 
 
-def write_report(result: SimResult, path: Path, lang: str = "en") -> Path:
+def write_report(
+    result: SimResult, path: Path, lang: str = "en", sweep: dict[str, Any] | None = None
+) -> Path:
     """Write the HTML report; returns the absolute path."""
     from suanli.errors import InvalidRequest
     from suanli.sim.report import render_report
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render_report(result, lang), encoding="utf-8")
+        path.write_text(render_report(result, lang, sweep), encoding="utf-8")
     except OSError as exc:
         raise InvalidRequest(
             f"cannot write the report to {path}: {exc.strerror}", field="report"
         ) from None
     return path.resolve()
+
+
+def print_verdict(result: SimResult) -> None:
+    """The verdict, one sentence a line: buyers, sellers, western hubs, where it does not help."""
+    from suanli.sim.report import verdict
+
+    for line in verdict(result):
+        console.print(f"• {line}", highlight=False)
+
+
+def print_sweep(sweep: dict[str, Any]) -> None:
+    """The sensitivity table."""
+    from suanli.sim.report import sensitivity_rows
+
+    def ratio(x: Any) -> str:
+        return f"{(x - 1) * 100:+.1f}%" if isinstance(x, float) and x == x else "-"
+
+    def share(x: Any) -> str:
+        return "-" if x is None else f"{x * 100:.1f}%"
+
+    rows = [
+        [
+            r["variant"],
+            r["bound_cost_cny_per_million_tokens"],
+            ratio(r["suanli_vs_bound"]),
+            ratio(r["nearest_spill_vs_suanli"]),
+            ratio(r["greedy_vs_suanli"]),
+            share(r["suanli_worst_class_slo"]),
+            f"{share(r['west_reserved_nearest'])} → {share(r['west_reserved_suanli'])}",
+            f"{r['revenue_nearest_cny'] or 0:,.0f} → {r['revenue_suanli_cny'] or 0:,.0f}",
+        ]
+        for r in sensitivity_rows(sweep)
+    ]
+    console.print(
+        table(
+            f"Sensitivity ({sweep['workers']} processes, {sweep['wall_s']:.0f} s)",
+            [
+                "variant",
+                "bound CNY/M",
+                "Suanli vs bound",
+                "spill vs Suanli",
+                "greedy vs Suanli",
+                "Suanli worst SLO",
+                "west util.",
+                "revenue CNY",
+            ],
+            rows,
+        )
+    )
 
 
 def print_summary(result: SimResult) -> None:
@@ -154,6 +208,14 @@ def simulate_cmd(
         Path | None, typer.Option("--report", help="Write the HTML report to this file.")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    sweep: Annotated[
+        bool,
+        typer.Option(
+            "--sweep",
+            help="Also run the sensitivity variants (demand x0.5/x2, equal asks, route factor "
+            "2.0, TTFT halved, western inventory halved) in parallel processes.",
+        ),
+    ] = False,
     lang: Annotated[
         str, typer.Option("--lang", help="Language of the HTML report: en or zh-CN.")
     ] = "en",
@@ -167,13 +229,24 @@ def simulate_cmd(
 
     policies = parse_policies(policy)
     result = run_with_progress(scenario, days=days, seed=seed, policies=policies)
-    path = write_report(result, report, lang) if report is not None else None
+    swept = None
+    if sweep:
+        from suanli.sim import load_scenario
+        from suanli.sim.sweep import sweep as run_sweep
+
+        swept = run_sweep(load_scenario(scenario), days=days, seed=seed)
+    path = write_report(result, report, lang, swept) if report is not None else None
     if json_out:
         doc = summary(result)
         doc["report"] = str(path) if path else None
+        if swept is not None:
+            doc["sensitivity"] = swept
         print_json(doc)
         return
+    print_verdict(result)
     print_summary(result)
+    if swept is not None:
+        print_sweep(swept)
     if path:
         console.print(f"Report written to [bold]{path}[/] (open it in a browser).")
 

@@ -40,7 +40,7 @@ from suanli.perf.calibration import (
     default_calibration,
     normalize_engine,
 )
-from suanli.perf.generation import generate
+from suanli.perf.generation import ENGINE_MAX_BATCH, generate, throughput
 from suanli.perf.precision import KV_PRECISIONS
 from suanli.perf.step_model import decode_step, prefill
 
@@ -52,16 +52,21 @@ __all__ = [
     "default_calibration",
     "evaluate",
     "fit",
+    "held_out_points",
     "k_fold",
     "leave_one_source_out",
     "parse_points",
     "point_calibration",
+    "pooled",
     "predict_ms",
     "stored_document",
     "summarize",
 ]
 
 PUBLISHED_FILE = "published.json"
+# Published measurements kept out of the fit and predicted as an independent check (see the
+# file's _about for why).
+HELD_OUT_FILE = "held_out.json"
 MEASURED_FILES = ("measured_h200.json",)
 
 # Parameters the fit may move, with bounds. Memory and runtime overhead are not step times.
@@ -109,14 +114,16 @@ ENGINE_NOTES: dict[str, str] = {
 # FP8 checkpoints they serve declare an FP8 KV cache. vLLM's ``kv_cache_dtype="auto"`` keeps
 # the model's 16-bit dtype unless the checkpoint itself declares one.
 FP8_KV_ENGINES = ("tensorrt-llm", "nim")
-KINDS = ("decode", "prefill", "generate")
+KINDS = ("decode", "prefill", "generate", "serve")
 
 
 @dataclass(frozen=True, slots=True)
 class CalibrationPoint:
     """One measurement, with how and where it was measured: a decode step (``context`` cached
-    tokens), a prefill (``context`` prompt tokens), or a whole generation (prefill of
-    ``context`` prompt tokens, then ``output_tokens - 1`` decode steps)."""
+    tokens), a prefill (``context`` prompt tokens), a whole generation (prefill of
+    ``context`` prompt tokens, then ``output_tokens - 1`` decode steps), or serving
+    (``requests`` requests of ``context`` prompt and ``output_tokens`` output tokens sent at
+    once to a continuously batching server; ``measured_ms`` is the time to finish them all)."""
 
     model: str
     gpu: str
@@ -130,7 +137,8 @@ class CalibrationPoint:
     source: str
     source_key: str
     split_kv: bool = True  # the engine's decode attention splits the KV cache (see Calibration)
-    output_tokens: int = 0  # generate only
+    output_tokens: int = 0  # generate and serve
+    requests: int = 0  # serve only
     engine: str = ""  # serving engine that was timed (its profile in the calibration)
     kv_precision: str | None = None  # as the source states it; None: the engine's default
 
@@ -154,6 +162,7 @@ class CalibrationResult:
     source: str
     engine: str = ""
     profile: str = ""  # the engine profile the prediction used
+    output_tokens: int = 0
 
 
 def _point(raw: Any, *, path: str, index: int, sources: dict[str, Any]) -> CalibrationPoint:
@@ -191,7 +200,8 @@ def _point(raw: Any, *, path: str, index: int, sources: dict[str, Any]) -> Calib
             source=str(info.get("citation", key)),
             source_key=key,
             split_kv=bool(raw.get("split_kv", info.get("split_kv", True))),
-            output_tokens=int(need("output_tokens")) if kind == "generate" else 0,
+            output_tokens=int(need("output_tokens")) if kind in ("generate", "serve") else 0,
+            requests=int(need("requests")) if kind == "serve" else 0,
             engine=normalize_engine(str(raw.get("engine") or info.get("engine") or key)),
             kv_precision=_kv(raw.get("kv_precision") or info.get("kv_precision"), path, item),
         )
@@ -223,11 +233,20 @@ def parse_points(raw: Any, *, path: str = "points") -> list[CalibrationPoint]:
     return [_point(p, path=path, index=i, sources=sources) for i, p in enumerate(raw)]
 
 
+def held_out_points() -> list[CalibrationPoint]:
+    """Published measurements stored for checking the model, never fitted to."""
+    return _points_from((HELD_OUT_FILE,))
+
+
 def calibration_points() -> list[CalibrationPoint]:
     """Every stored calibration point: published ones, then this project's measurements."""
+    return _points_from((PUBLISHED_FILE, *MEASURED_FILES))
+
+
+def _points_from(names: Sequence[str]) -> list[CalibrationPoint]:
     folder = resources.files("suanli.perf").joinpath("data")
     points: list[CalibrationPoint] = []
-    for name in (PUBLISHED_FILE, *MEASURED_FILES):
+    for name in names:
         entry = folder.joinpath(name)
         if not entry.is_file():
             continue
@@ -305,6 +324,21 @@ def predict_ms(point: CalibrationPoint, cal: Calibration, *, unseen: bool = Fals
             calibration=cal,
             kv_precision=kv,
         ).prefill_ms
+    if point.kind == "serve":
+        # Every request arrives at once: the server keeps as many in flight as its batch
+        # cap, the requests and the KV cache allow, so the work takes requests / rate.
+        rate = throughput(
+            arch,
+            card,
+            prompt_tokens=point.context,
+            output_tokens=point.output_tokens,
+            tp=point.tp,
+            precision=precision,
+            kv_precision=kv,
+            calibration=cal,
+            max_batch=min(ENGINE_MAX_BATCH, point.requests),
+        ).requests_per_s
+        return point.requests / rate * 1e3
     return generate(
         arch,
         card,
@@ -344,6 +378,7 @@ def evaluate(
                 source=p.source,
                 engine=p.engine,
                 profile=used.engine,
+                output_tokens=p.output_tokens,
             )
         )
     return out
@@ -454,10 +489,12 @@ def leave_one_source_out(
     *,
     free: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    rows: list[CalibrationResult] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """For each source: fit to every other source, then predict its points. A source whose
     engine no other source measured is predicted with the fit's default engine profile,
-    exactly as the model would treat an engine it has never seen."""
+    exactly as the model would treat an engine it has never seen. ``rows``, when given,
+    receives every left-out prediction (for the figures over the whole set)."""
     out: dict[str, dict[str, Any]] = {}
     for key in sorted({p.source_key for p in points}):
         if progress is not None:
@@ -467,14 +504,24 @@ def leave_one_source_out(
         cal = fit(train, prior, free=free)
         seen = {p.engine for p in train}
         unseen = test[0].engine not in seen
-        rows = evaluate(test, cal, unseen=unseen)
+        predicted = evaluate(test, cal, unseen=unseen)
+        if rows is not None:
+            rows.extend(predicted)
         out[key] = {
             "engine": test[0].engine,
             "evaluated_with": cal.engine if unseen else test[0].engine,
             "engine_unseen": unseen,
-            **_stats(rows),
+            **_stats(predicted),
         }
     return out
+
+
+def pooled(
+    per_source: dict[str, dict[str, Any]], rows: Sequence[CalibrationResult]
+) -> dict[str, Any]:
+    """Leave-one-source-out figures over the whole set: every point predicted by the fit
+    that left its source out."""
+    return {"sources": len(per_source), **_stats(rows)}
 
 
 def k_fold(
@@ -502,6 +549,7 @@ def calibration_document(
     points: Sequence[CalibrationPoint],
     loso: dict[str, dict[str, Any]] | None = None,
     cross_validation: dict[str, Any] | None = None,
+    loso_overall: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON document stored as ``data/calibration.json`` for a fitted calibration, with
     the errors of its stored (rounded) parameters on ``points``, the leave-one-source-out
@@ -543,6 +591,7 @@ def calibration_document(
     document["validation"] = {
         "summary": summary,
         "leave_one_source_out": loso or {},
+        "leave_one_source_out_overall": loso_overall or {},
         "cross_validation": cross_validation or {},
     }
     return document

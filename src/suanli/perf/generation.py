@@ -7,19 +7,24 @@ cached tokens::
 
     total = prefill(B, I) + Σ_{j=0}^{O-2} step(B, I + j)
 
-A decode step's time is affine in its context (the KV-cache read and the attention FLOPs both
-grow linearly, and the blended roofline ``(m^p + c^p)^(1/p)`` is homogeneous of degree 1), so
-the sum is exactly ``(O - 1) · (step(B, I) + step(B, I + O - 2)) / 2``; a test holds it to the
+When every layer attends over its whole context, a decode step's time is affine in that
+context (the KV-cache read and the attention FLOPs both grow linearly, and the blended
+roofline ``(m^p + c^p)^(1/p)`` is homogeneous of degree 1), so the sum is exactly
+``(O - 1) · (step(B, I) + step(B, I + O - 2)) / 2``; with windowed or sparse attention
+(gpt-oss, Llama-4, DeepSeek-V3.2) the steps are summed one by one. A test holds both to the
 explicit sum.
 
 **Throughput at load** (continuous batching at saturation): ``B`` sequences are in flight at
 once, each admitted as soon as another finishes. ``B`` is the most whose KV cache fits when
 every one of them reaches its full ``I + O`` tokens (no preemption), capped by the engine's
 ``max_batch``. Over a long time the replica prefills every request once and runs decode steps
-of ``B`` tokens at the mean decode context ``I + O/2``, so (as
+of ``B`` tokens whose sequences sit at every point of their lives, costing the mean step over
+the contexts ``I .. I + O - 1`` (for full attention: the step at ``I + O/2``), so (as
 :func:`~suanli.perf.queueing.replica_capacity_rps`) it completes
 ``X = B / ((O - 1) step(B, I + O/2) + B prefill(I))`` requests/s and emits ``X · O`` output
-tokens/s, all GPUs of the replica together.
+tokens/s, all GPUs of the replica together. Short prompts are prefilled together, as many
+as fit in one forward pass of ``prefill_chunk_tokens`` tokens, so each pays its share of that
+pass (its fixed costs included).
 """
 
 from __future__ import annotations
@@ -30,12 +35,15 @@ from suanli.catalog.gpus import Gpu
 from suanli.catalog.hf_config import ModelArch
 from suanli.errors import Infeasible, InvalidRequest
 from suanli.perf.calibration import Calibration, default_calibration
-from suanli.perf.memory import max_tokens_in_memory
+from suanli.perf.memory import max_sequences_in_memory, max_tokens_in_memory
 from suanli.perf.precision import KvPrecision, Precision
 from suanli.perf.queueing import replica_capacity_rps
-from suanli.perf.step_model import decode_step, prefill
+from suanli.perf.step_model import DecodeEstimate, decode_step, prefill
 
 ENGINE_MAX_BATCH = 1024  # the largest batch a serving engine schedules (vLLM max_num_seqs)
+# Prompt tokens one forward pass prefills at most (vLLM's max_num_batched_tokens for its API
+# server on 80 GB-class GPUs); short prompts are prefilled this many tokens at a time.
+ENGINE_PREFILL_CHUNK_TOKENS = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +87,7 @@ class ThroughputEstimate:
     max_batch_memory: int
     kv_tokens_capacity: int
     step_ms: float
-    prefill_ms: float
+    prefill_ms: float  # one prompt's share of a prefill pass
     decode_context: int
     tpot_ms: float  # decode step plus the prefills that interrupt it
     prompt_tokens: int
@@ -137,10 +145,15 @@ def generate(
         )
         return est.step_ms, est.memory_gb, est.fits, est.shortfall_gb
 
-    if steps > 0:
+    if steps > 0 and model.attention_is_linear_in_context:
         first_ms, _, _, _ = step(prompt_tokens)
         last_ms, memory_gb, fits, shortfall = step(prompt_tokens + steps - 1)
         decode_ms = steps * (first_ms + last_ms) / 2.0
+    elif steps > 0:
+        times = [step(prompt_tokens + j)[0] for j in range(steps - 1)]
+        last_ms, memory_gb, fits, shortfall = step(prompt_tokens + steps - 1)
+        first_ms = times[0] if times else last_ms
+        decode_ms = sum(times) + last_ms
     else:
         first_ms = last_ms = decode_ms = 0.0
         memory_gb, fits, shortfall = first.memory_gb, first.fits, first.shortfall_gb
@@ -179,17 +192,31 @@ def throughput(
     calibration: Calibration | None = None,
     engine: str | None = None,
     max_batch: int = ENGINE_MAX_BATCH,
+    prefill_chunk_tokens: int = ENGINE_PREFILL_CHUNK_TOKENS,
 ) -> ThroughputEstimate:
     """Output tokens/s of one replica under continuous batching at saturation (module
     docstring). Raises :class:`~suanli.errors.Infeasible` when not even one full-length
     sequence fits beside the weights."""
-    _check_lengths(prompt_tokens=prompt_tokens, output_tokens=output_tokens, max_batch=max_batch)
+    _check_lengths(
+        prompt_tokens=prompt_tokens,
+        output_tokens=output_tokens,
+        max_batch=max_batch,
+        prefill_chunk_tokens=prefill_chunk_tokens,
+    )
     cal = (calibration or default_calibration()).for_engine(engine)
     capacity = max_tokens_in_memory(
         model, gpu, tp=tp, precision=precision, kv_precision=kv_precision, calibration=cal
     )
     sequence = prompt_tokens + output_tokens
-    by_memory = capacity // sequence
+    by_memory = max_sequences_in_memory(
+        model,
+        gpu,
+        tokens_per_sequence=sequence,
+        tp=tp,
+        precision=precision,
+        kv_precision=kv_precision,
+        calibration=cal,
+    )
     if by_memory < 1:
         raise Infeasible(
             f"{model.name} on {tp}x {gpu.name}: not one {sequence}-token sequence fits beside "
@@ -199,35 +226,45 @@ def throughput(
         )
     batch = min(by_memory, max_batch)
     context = prompt_tokens + output_tokens // 2
-    step = decode_step(
-        model,
-        gpu,
-        batch=batch,
-        context=context,
-        tp=tp,
-        precision=precision,
-        kv_precision=kv_precision,
-        calibration=cal,
-    )
+
+    def step_at(ctx: int) -> DecodeEstimate:
+        return decode_step(
+            model,
+            gpu,
+            batch=batch,
+            context=ctx,
+            tp=tp,
+            precision=precision,
+            kv_precision=kv_precision,
+            calibration=cal,
+        )
+
+    step = step_at(context)
+    step_ms = step.step_ms
+    if not model.attention_is_linear_in_context:
+        last = prompt_tokens + output_tokens - 1
+        points = sorted({round(prompt_tokens + k * (last - prompt_tokens) / 16) for k in range(17)})
+        step_ms = sum(step_at(c).step_ms for c in points) / len(points)
+    together = max(1, min(batch, prefill_chunk_tokens // prompt_tokens))
     first = prefill(
         model,
         gpu,
         prompt_tokens=prompt_tokens,
+        batch=together,
         tp=tp,
         precision=precision,
         kv_precision=kv_precision,
         calibration=cal,
     )
+    prefill_ms = first.prefill_ms / together  # each prompt's share of its pass
     decode_tokens = output_tokens - 1
     rps = replica_capacity_rps(
         max_batch=batch,
-        step_s=step.step_ms / 1e3,
-        prefill_mean_s=first.prefill_ms / 1e3,
+        step_s=step_ms / 1e3,
+        prefill_mean_s=prefill_ms / 1e3,
         decode_tokens_mean=decode_tokens,
     )
-    tpot_ms = step.step_ms + (
-        batch * first.prefill_ms / decode_tokens if decode_tokens else first.prefill_ms
-    )
+    tpot_ms = step_ms + (batch * prefill_ms / decode_tokens if decode_tokens else prefill_ms)
     return ThroughputEstimate(
         output_tokens_per_s=rps * output_tokens,
         requests_per_s=rps,
@@ -235,8 +272,8 @@ def throughput(
         batch_limit="memory" if by_memory <= max_batch else "engine",
         max_batch_memory=by_memory,
         kv_tokens_capacity=capacity,
-        step_ms=step.step_ms,
-        prefill_ms=first.prefill_ms,
+        step_ms=step_ms,
+        prefill_ms=prefill_ms,
         decode_context=context,
         tpot_ms=tpot_ms,
         prompt_tokens=prompt_tokens,

@@ -36,7 +36,7 @@ from suanli.catalog.gpus import Gpu
 from suanli.catalog.hf_config import ModelArch
 from suanli.perf import TP_DEGREES
 from suanli.perf.precision import resolve_precision
-from suanli.perf.sizing import Candidate, Config, ServeRequest, configure
+from suanli.perf.replica import Candidate, Config, ServeRequest, configure
 from suanli.perf.workload import COARSE_BINS, workload_from_arrays
 
 PROMPT_EDGES = (512, 2048)  # prompt-length bucket boundaries, tokens

@@ -67,9 +67,24 @@ def weight_bytes(model: ModelArch, precision: str) -> float:
     return quantized * weight_bytes_per_param(precision) + (model.total_params - quantized) * 2.0
 
 
+def kv_cache_bytes_per_gpu(
+    model: ModelArch, tp: int, kv_precision: str, tokens: int, sequences: int = 0
+) -> float:
+    """KV-cache bytes per GPU for ``tokens`` cached tokens in ``sequences`` sequences. Local
+    (windowed) layers keep at most their window per sequence; with ``sequences`` 0 (unknown)
+    they are counted as if they kept every token, an upper bound."""
+    b = kv_bytes_per_value(kv_precision)
+    total = tokens * model.kv_bytes_per_token(b)
+    if model.local_attention_layers:
+        kept = tokens if sequences <= 0 else min(tokens, sequences * model.local_attention_window)
+        total += kept * model.local_attention_layers * model.kv_values_per_token_per_layer * b
+    return total / kv_shards(model, tp)
+
+
 def kv_bytes_per_token_per_gpu(model: ModelArch, tp: int, kv_precision: str = "bf16") -> float:
-    """KV-cache bytes one cached token takes on each GPU of the TP group."""
-    return model.kv_bytes_per_token(kv_bytes_per_value(kv_precision)) / kv_shards(model, tp)
+    """KV-cache bytes one cached token takes on each GPU of the TP group (local layers
+    counted in full: an upper bound for windowed models)."""
+    return kv_cache_bytes_per_gpu(model, tp, kv_precision, 1)
 
 
 def memory_fit(
@@ -82,8 +97,10 @@ def memory_fit(
     calibration: Calibration | None = None,
     kv_precision: KvPrecision | None = None,
     engine: str | None = None,
+    sequences: int = 0,
 ) -> MemoryFit:
-    """Weights, KV cache for ``tokens_in_flight`` cached tokens, and overhead per GPU.
+    """Weights, KV cache for ``tokens_in_flight`` cached tokens (in ``sequences`` sequences,
+    when known: windowed layers keep at most their window each), and overhead per GPU.
 
     ``precision`` None: the checkpoint's declared precision; ``kv_precision`` None: see
     :func:`~suanli.perf.precision.resolve_kv_precision` (``engine``'s profile decides)."""
@@ -96,7 +113,7 @@ def memory_fit(
             f"tokens_in_flight must be >= 0, got {tokens_in_flight!r}", field="tokens_in_flight"
         )
     weights_gb = weight_bytes(model, weights) / tp / 1e9
-    kv_gb = tokens_in_flight * kv_bytes_per_token_per_gpu(model, tp, kv) / 1e9
+    kv_gb = kv_cache_bytes_per_gpu(model, tp, kv, tokens_in_flight, sequences) / 1e9
     overhead_gb = cal.runtime_overhead_gb
     total = weights_gb + kv_gb + overhead_gb
     return MemoryFit(
@@ -137,3 +154,33 @@ def max_tokens_in_memory(
     if free_bytes <= 0:
         return 0
     return math.floor(free_bytes / kv_bytes_per_token_per_gpu(model, tp, base.kv_precision))
+
+
+def max_sequences_in_memory(
+    model: ModelArch,
+    gpu: Gpu,
+    *,
+    tokens_per_sequence: int,
+    tp: int = 1,
+    precision: Precision | None = None,
+    calibration: Calibration | None = None,
+    kv_precision: KvPrecision | None = None,
+    engine: str | None = None,
+) -> int:
+    """How many sequences of ``tokens_per_sequence`` cached tokens fit per replica (0 if
+    none): windowed layers keep at most their window per sequence."""
+    base = memory_fit(
+        model,
+        gpu,
+        tokens_in_flight=0,
+        tp=tp,
+        precision=precision,
+        calibration=calibration,
+        kv_precision=kv_precision,
+        engine=engine,
+    )
+    free_bytes = (base.capacity_gb - base.total_gb) * 1e9
+    one = kv_cache_bytes_per_gpu(model, tp, base.kv_precision, tokens_per_sequence, 1)
+    if free_bytes <= 0 or one <= 0:
+        return 0
+    return math.floor(free_bytes / one)

@@ -18,7 +18,9 @@ profile per engine in the calibration, default :data:`~suanli.perf.calibration.D
 the efficiencies are shared by all engines.
 
 Groups: ``attn_proj`` (QKV and output projections), ``attention`` (over the KV cache),
-``mlp`` (dense MLP layers), ``moe`` (routed + shared experts + router), ``lm_head``.
+``indexer`` (DeepSeek-V3.2's sparse-attention indexer), ``mlp`` (dense MLP layers), ``moe``
+(routed + shared experts + router), ``lm_head``. Local layers (sliding or chunked windows)
+attend over at most their window; sparse attention over at most its top-k tokens.
 
 Decode attention over the KV cache reaches less bandwidth when the batch has too few
 (sequence, KV head) pairs to fill the GPU: see :func:`decode_attention_occupancy`.
@@ -298,13 +300,28 @@ def decode_step(
         model.kv_values_per_token_per_layer * kv_bytes_per_value(kv) / kv_shards(model, tp)
     )
     qk, v = _attention_dims(model, absorbed=True)
+    full, local = model.attended_tokens(context + 1)
+    # token-layers each query attends to: full-attention layers over ``full`` cached tokens,
+    # local (windowed) layers over ``local``; DeepSeek sparse attention: top-k on every layer
+    attended = full * model.num_global_layers + local * model.local_attention_layers
     r.add(
         "attention",
-        batch * (context + 1) * kv_layer_bytes * model.num_layers,
-        2.0 * batch * (context + 1) * model.num_heads / tp * (qk + v) * model.num_layers,
+        batch * attended * kv_layer_bytes,
+        2.0 * batch * attended * model.num_heads / tp * (qk + v),
         attention=True,
         occupancy=decode_attention_occupancy(model, gpu, batch, tp, cal),
     )
+    if model.indexer_heads:
+        # The sparse-attention indexer scores every cached token: fp8 keys, one dot product
+        # per indexer head.
+        scanned = batch * (context + 1) * model.num_layers
+        r.add(
+            "indexer",
+            scanned * model.indexer_bytes_per_token_per_layer,
+            2.0 * scanned * model.indexer_heads * model.indexer_head_dim / tp,
+            attention=True,
+            occupancy=decode_attention_occupancy(model, gpu, batch, tp, cal),
+        )
     allreduce = _allreduce_ms(model, gpu, batch, tp, cal)
     overhead = cal.step_overhead_ms + model.num_layers * cal.layer_overhead_us * 1e-3
     parts = dict(r.parts)
@@ -319,6 +336,7 @@ def decode_step(
         precision=weights,
         calibration=cal,
         kv_precision=kv,
+        sequences=batch,
     )
     return DecodeEstimate(
         step_ms=step_ms,
@@ -363,7 +381,8 @@ def prefill(
     r = _Roofline(gpu, weights, cal)
     _gemms(r, model, weights, tokens, tp)
     qk, v = _attention_dims(model, absorbed=False)
-    pairs = batch * prompt_tokens * (prompt_tokens + 1) / 2.0  # causal (query, key) pairs
+    full, local = model.causal_pairs(prompt_tokens)  # causal (query, key) pairs per layer
+    pairs = batch * (full * model.num_global_layers + local * model.local_attention_layers)
     heads = model.num_heads / tp
     kv_write = (
         tokens * model.kv_values_per_token_per_layer * kv_bytes_per_value(kv) / kv_shards(model, tp)
@@ -372,9 +391,17 @@ def prefill(
     r.add(
         "attention",
         (kv_write + qkv_read) * model.num_layers,
-        2.0 * pairs * heads * (qk + v) * model.num_layers,
+        2.0 * pairs * heads * (qk + v),
         attention=True,
     )
+    if model.indexer_heads:
+        every = batch * prompt_tokens * (prompt_tokens + 1) / 2.0 * model.num_layers
+        r.add(
+            "indexer",
+            tokens * model.indexer_bytes_per_token_per_layer * model.num_layers,
+            2.0 * every * model.indexer_heads * model.indexer_head_dim / tp,
+            attention=True,
+        )
     allreduce = _allreduce_ms(model, gpu, tokens, tp, cal)
     overhead = (
         cal.step_overhead_ms
@@ -392,6 +419,7 @@ def prefill(
         precision=weights,
         calibration=cal,
         kv_precision=kv,
+        sequences=batch,
     )
     return PrefillEstimate(
         prefill_ms=sum(parts.values()),

@@ -263,6 +263,7 @@ def parse_scenario(text: str, *, path: str = "<scenario>") -> Scenario:
             "workloads",
             "batch",
             "training",
+            "network",
         }
     )
     sites = tuple(_site(path, i, raw) for i, raw in enumerate(top.sequence("sites")))
@@ -290,6 +291,8 @@ def parse_scenario(text: str, *, path: str = "<scenario>") -> Scenario:
     market = _Reader(top.mapping("market"), path, "market")
     batch = _Reader(top.mapping("batch"), path, "batch")
     training = _Reader(top.mapping("training"), path, "training")
+    network = _Reader(top.mapping("network"), path, "network")
+    network.check_keys({"route_factor"})
     gangs = training.sequence("gang_sizes") or [64, 128, 256]
     if not all(isinstance(g, int) and not isinstance(g, bool) and g > 0 for g in gangs):
         raise training.fail("gang_sizes", "must be a list of positive whole numbers")
@@ -333,4 +336,5 @@ def parse_scenario(text: str, *, path: str = "<scenario>") -> Scenario:
         comfort_rtt_ms=buyers.number("comfort_rtt_ms", 6.0),
         headroom=buyers.number("headroom", 0.15, high=0.9),
         sources=tuple(str(s) for s in sources),
+        route_factor=network.number("route_factor", 1.5, low=1.0, high=10.0),
     )

@@ -188,7 +188,10 @@ def rationed(hour: Hour, cells_of: Callable[[int, int], list[tuple[int, int]]]) 
 
 
 class _Base:
-    """Defaults: jobs go to the nearest site with room (cheapest type there); posted asks."""
+    """Defaults: jobs go to the nearest site with room (cheapest type there); posted asks.
+
+    A ``label`` names the policy in charts and legends: keep it under 20 characters.
+    """
 
     name = ""
     label = ""
@@ -219,7 +222,7 @@ class _Base:
 @register
 class Nearest(_Base):
     name = "nearest"
-    label = "Nearest site (today)"
+    label = "Nearest (today)"
 
     def serve(self, hour: Hour) -> IntArray:
         world, ask = hour.world, hour.ask
@@ -243,7 +246,7 @@ class Nearest(_Base):
 @register
 class NearestSpill(_Base):
     name = "nearest-spill"
-    label = "Nearest capable site, spilling over"
+    label = "Nearest, spill-over"
 
     def serve(self, hour: Hour) -> IntArray:
         world, ask = hour.world, hour.ask
@@ -286,7 +289,7 @@ def serving_types(world: World, peak_need: FloatArray) -> IntArray:
 @register
 class CheapestType(_Base):
     name = "cheapest-type"
-    label = "Cheapest single GPU type"
+    label = "Cheapest GPU type"
 
     def serve(self, hour: Hour) -> IntArray:
         world, need = hour.world, hour.need
@@ -346,7 +349,7 @@ def _cheapest_first(world: World, ask: FloatArray) -> tuple[BoolArray, list[IntA
 @register
 class Greedy(_Base):
     name = "greedy"
-    label = "Greedy per job (cheapest feasible, in arrival order)"
+    label = "Greedy per job"
 
     def serve(self, hour: Hour) -> IntArray:
         world = hour.world
@@ -388,7 +391,7 @@ def cheapest_cells(world: World, usable: BoolArray, ask: FloatArray, max_price: 
 @register
 class Suanli(_Base):
     name = "suanli"
-    label = "Suanli (joint placement + market)"
+    label = "Suanli"
     market: Market = "auction"
 
     def serve(self, hour: Hour) -> IntArray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from html import escape
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -13,7 +14,13 @@ from suanli.catalog.cartography import Lang, city_label, hub_colour, hub_label, 
 from suanli.sim.run import PolicyResult, SimResult
 from suanli.sim.svg import PALETTE, Series, bar_chart, line_chart, site_map
 
-POLICY_COLORS = {"nearest": "#d62728", "cheapest-type": "#ff7f0e", "suanli": "#2ca02c"}
+POLICY_COLORS = {
+    "nearest": "#d62728",
+    "nearest-spill": "#9467bd",
+    "cheapest-type": "#ff7f0e",
+    "greedy": "#8c564b",
+    "suanli": "#2ca02c",
+}
 SMOOTH_HOURS = 3
 
 # The report's own words in each language (findings prose is generated in English).
@@ -70,6 +77,22 @@ TEXT: dict[str, dict[str, str]] = {
         "lengths drawn from the Azure LLM inference trace 2023; network RTT from geography.",
         "m3": "Utilization includes existing long-term tenants (outside the market); revenue "
         "counts market leases only.",
+        "m4": "Replica profiles from perf.sizing (max batch, capacity, TPOT, headroom, TTFT with "
+        "queueing); each request's queue wait is drawn from the same queueing model.",
+        "m5": "Costs at the starting asks price every policy's replicas alike; the hindsight "
+        "bound is an LP over the whole run with all demand known (fractional replicas, no "
+        "training or batch in the way): no placement can serve the same demand for less.",
+        "m6": "Utilization 'reserved' counts leased GPUs; 'busy' counts serving GPUs with at "
+        "least one request in flight, and batch and training GPUs.",
+        "verdict": "Verdict",
+        "sensitivity": "Sensitivity (costs at the starting asks; every policy on each "
+        "variant's demand)",
+        "sweep_hint": "Sensitivity: run suanli simulate --sweep to add the table of these "
+        "figures under changed demand, asks, routes, targets and western inventory.",
+        "at_start": "at starting asks",
+        "vs_bound": "vs bound",
+        "west_busy": "west busy",
+        "sites_src": "sites {ids}: {src}",
     },
     "zh-CN": {
         "title": "算力市场模拟：{name}",
@@ -119,6 +142,20 @@ TEXT: dict[str, dict[str, str]] = {
         "m2": "副本容量和时延来自算力的性能模型；请求 token 长度取自 Azure LLM 推理轨迹 2023；"
         "网络往返时延由地理位置计算。",
         "m3": "利用率包含市场之外已有的长期租户；收入只计市场租约。",
+        "m4": "副本参数来自 perf.sizing（最大批量、容量、TPOT、余量、含排队的首字时延）；"
+        "每个请求的排队时间取自同一排队模型。",
+        "m5": "按初始报价计算的成本对各策略一视同仁；事后下界是对整个模拟期、已知全部需求的线性规划"
+        "（副本可取分数，不受训练和批处理影响）：任何部署都无法以更低成本服务同样的需求。",
+        "m6": "“预留”利用率计入已租出的 GPU；“繁忙”计入至少有一个请求在处理的推理 GPU 以及批处理和"
+        "训练 GPU。",
+        "verdict": "结论",
+        "sensitivity": "敏感性（按初始报价计算成本；每种情形下所有策略面对该情形的需求）",
+        "sweep_hint": "敏感性：运行 suanli simulate --sweep，可加入需求、报价、路由、目标和西部库存"
+        "变化下的结果表。",
+        "at_start": "按初始报价",
+        "vs_bound": "相对下界",
+        "west_busy": "西部繁忙",
+        "sites_src": "站点 {ids}：{src}",
     },
 }
 
@@ -192,6 +229,165 @@ def west_gpu_hours(result: SimResult, p: PolicyResult) -> float:
     return float(p.market_gpu_hours_by_site[result.world.west].sum())
 
 
+def _region_revenue(result: SimResult, p: PolicyResult) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for s, region in enumerate(result.world.regions):
+        key = "western hubs" if result.world.west[s] else hub_label(region, "en")
+        out[key] = out.get(key, 0.0) + float(p.revenue_by_site_cny[s])
+    return out
+
+
+def _west_share(result: SimResult, p: PolicyResult) -> dict[str, float]:
+    w = result.world
+    gpus = np.einsum("tcwsg,wg->ws", p.trajectory.replicas.astype(np.float64), w.gpus_per_replica)
+    total = gpus.sum(axis=1)
+    west = gpus[:, w.west].sum(axis=1)
+    return {
+        spec.name: float(west[i] / total[i]) if total[i] > 0 else float("nan")
+        for i, spec in enumerate(result.scenario.workloads)
+    }
+
+
+def _min_attainment(result: SimResult, p: PolicyResult) -> float:
+    return min(p.slo_for(w.name).attainment for w in result.scenario.workloads)
+
+
+def verdict(result: SimResult) -> list[str]:
+    """One sentence each, with the figures: buyers, sellers, western hubs, and where Suanli
+    does not help (needs the ``nearest`` and ``suanli`` policies)."""
+    pol = result.policies
+    if "nearest" not in pol or "suanli" not in pol:
+        return []
+    a, b = pol["nearest"], pol["suanli"]
+    out: list[str] = []
+    ca, cb = a.cost_cny_per_million_tokens["all"], b.cost_cny_per_million_tokens["all"]
+    others = {n: p for n, p in pol.items() if n != "suanli"}
+    at = {n: p.cost_at_start_asks_cny_per_million_tokens for n, p in pol.items()}
+    best = min(others, key=lambda n: at[n]) if others else "nearest"
+    bound = result.bound.cost_cny_per_million_tokens if result.bound else float("nan")
+    buyers = (
+        f"Buyers pay {cb:.3f} CNY per million tokens under Suanli against {ca:.3f} renting "
+        f"at the nearest sites ({(cb / ca - 1) * 100:+.0f}%), with SLO attainment "
+        f"{_pct(_min_attainment(result, b))} against {_pct(_min_attainment(result, a))} in the "
+        f"worst class; at the starting asks the best baseline ({best}) costs "
+        f"{(at[best] / at['suanli'] - 1) * 100:+.1f}% against Suanli"
+    )
+    if math.isfinite(bound) and bound > 0:
+        buyers += (
+            f", and Suanli is {(at['suanli'] / bound - 1) * 100:.1f}% above the hindsight bound"
+        )
+    out.append(buyers + ".")
+    ra, rb = _region_revenue(result, a), _region_revenue(result, b)
+    change = {k: rb.get(k, 0.0) - ra.get(k, 0.0) for k in ra.keys() | rb.keys()}
+    losers = sorted((k for k in change if change[k] < 0), key=lambda k: change[k])[:3]
+    gainers = sorted((k for k in change if change[k] > 0), key=lambda k: -change[k])[:2]
+    lost = "; ".join(f"{k} {change[k]:+,.0f} CNY" for k in losers) or "no region"
+    won = "; ".join(f"{k} {change[k]:+,.0f} CNY" for k in gainers) or "no region"
+    out.append(
+        f"Sellers' market revenue goes from {a.revenue_cny:,.0f} to {b.revenue_cny:,.0f} CNY "
+        f"({(b.revenue_cny / a.revenue_cny - 1) * 100:+.0f}%) as buyers rent fewer, cheaper "
+        f"GPU-hours: the loss falls on {lost} (the dearer sites buyers leave) and the gain "
+        f"on {won}."
+    )
+    share = _west_share(result, b)
+    shares = ", ".join(f"{k} {_pct(v)}" for k, v in share.items())
+    out.append(
+        f"Western hubs go from {_pct(_west_util(result, a))} to {_pct(_west_util(result, b))} "
+        f"of GPUs reserved ({_pct(_busy_util(result, a, result.world.west))} to "
+        f"{_pct(_busy_util(result, b, result.world.west))} busy) and take this share of each "
+        f"class's serving GPU-hours under Suanli: {shares}."
+    )
+    near = [k for k, v in share.items() if math.isfinite(v) and v < 0.1]
+    stays = (
+        f"{', '.join(near)} stay{'s' if len(near) == 1 else ''} near users (under 10% in the west)"
+        if near
+        else "no class is kept out of the west by its latency budget"
+    )
+    if "greedy" in at:
+        gap = (at["greedy"] / at["suanli"] - 1) * 100
+        helps = "does not help" if gap < 2.0 else "helps less"
+        out.append(
+            f"Suanli {helps} where capacity is plentiful: a per-job optimiser taking the "
+            f"cheapest feasible GPUs request by request (greedy) costs {gap:+.1f}% against "
+            f"it at the starting asks, so most of the gain over today comes from choosing GPU "
+            f"types and sites by cost within each latency budget; {stays}."
+        )
+    else:
+        out.append(f"Where latency binds: {stays}.")
+    return out
+
+
+def _busy_util(result: SimResult, p: PolicyResult, mask: np.ndarray) -> float:
+    inv = result.world.inventory.sum(axis=1)
+    busy = p.busy_site_hourly.mean(axis=0) * inv
+    return float(busy[mask].sum() / max(inv[mask].sum(), 1))
+
+
+def sensitivity_rows(sweep: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row of headline figures per sweep variant (costs at the starting asks)."""
+
+    def cost(pols: dict[str, Any], name: str) -> float:
+        x = pols.get(name, {}).get("cost_at_starting_asks_cny_per_million_tokens")
+        return float(x) if x else math.nan
+
+    rows = []
+    for v in sweep["variants"]:
+        pols = v["policies"]
+        s, n = pols.get("suanli", {}), pols.get("nearest", {})
+        ours = cost(pols, "suanli")
+        rows.append(
+            {
+                "variant": v["variant"],
+                "bound_cost_cny_per_million_tokens": v["bound_cost_cny_per_million_tokens"],
+                "suanli_vs_bound": s.get("cost_vs_bound"),
+                "nearest_spill_vs_suanli": cost(pols, "nearest-spill") / ours,
+                "greedy_vs_suanli": cost(pols, "greedy") / ours,
+                "suanli_worst_class_slo": s.get("slo_attainment_min"),
+                "west_reserved_nearest": n.get("western_utilization", {}).get("reserved"),
+                "west_reserved_suanli": s.get("western_utilization", {}).get("reserved"),
+                "revenue_nearest_cny": n.get("seller_revenue_cny"),
+                "revenue_suanli_cny": s.get("seller_revenue_cny"),
+            }
+        )
+    return rows
+
+
+def _ratio(x: object) -> str:
+    if not isinstance(x, int | float) or not math.isfinite(x):
+        return "-"
+    return f"{(x - 1) * 100:+.1f}%"
+
+
+def _share(x: object) -> str:
+    return _pct(float(x)) if isinstance(x, int | float) else "-"
+
+
+def sensitivity_table(sweep: dict[str, Any]) -> str:
+    """The headline figures under each variant of the scenario (``suanli simulate --sweep``)."""
+    head = (
+        "<tr><th>variant</th><th>bound CNY/M tok</th><th>Suanli vs bound</th>"
+        "<th>nearest-spill vs Suanli</th><th>greedy vs Suanli</th>"
+        "<th>Suanli worst-class SLO</th><th>west util. nearest → Suanli</th>"
+        "<th>seller revenue nearest → Suanli (CNY)</th></tr>"
+    )
+    rows = []
+    for r in sensitivity_rows(sweep):
+        bound = r["bound_cost_cny_per_million_tokens"]
+        cells = [
+            escape(str(r["variant"])),
+            _num(float(bound), 3) if bound is not None else "-",
+            _ratio(r["suanli_vs_bound"]),
+            _ratio(r["nearest_spill_vs_suanli"]),
+            _ratio(r["greedy_vs_suanli"]),
+            _share(r["suanli_worst_class_slo"]),
+            f"{_share(r['west_reserved_nearest'])} → {_share(r['west_reserved_suanli'])}",
+            f"{float(r['revenue_nearest_cny'] or 0):,.0f} → "
+            f"{float(r['revenue_suanli_cny'] or 0):,.0f}",
+        ]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return f"<table id='sensitivity'>{head}{''.join(rows)}</table>"
+
+
 def findings(result: SimResult, lang: str = "en") -> list[str]:
     """Plain-language headline comparisons (Suanli against nearest-site), in ``lang``."""
     pol = result.policies
@@ -250,10 +446,12 @@ def findings(result: SimResult, lang: str = "en") -> list[str]:
 
 def _summary_table(result: SimResult, lang: str = "en") -> str:
     wl = [w.name for w in result.scenario.workloads]
+    bound = result.bound.cost_cny_per_million_tokens if result.bound else float("nan")
     head = (
         f"<tr><th>{_t(lang, 'policy')}</th><th>{_t(lang, 'western')}</th>"
         f"<th>{_t(lang, 'metro')}</th><th>{_t(lang, 'all_sites')}</th>"
-        f"<th>{_t(lang, 'per_m')}</th>"
+        f"<th>{_t(lang, 'per_m')}</th><th>{_t(lang, 'at_start')}</th>"
+        f"<th>{_t(lang, 'vs_bound')}</th><th>{_t(lang, 'west_busy')}</th>"
         + "".join(f"<th>{escape(_t(lang, 'slo_met', w=n))}</th>" for n in wl)
         + f"<th>{_t(lang, 'timed_out')}</th><th>{_t(lang, 'revenue')}</th>"
         f"<th>{_t(lang, 'batch')}</th><th>{_t(lang, 'preempted')}</th>"
@@ -273,6 +471,13 @@ def _summary_table(result: SimResult, lang: str = "en") -> str:
                 )
             ),
             _num(p.cost_cny_per_million_tokens["all"], 3),
+            _num(p.cost_at_start_asks_cny_per_million_tokens, 3),
+            (
+                f"{(p.cost_at_start_asks_cny_per_million_tokens / bound - 1) * 100:+.1f}%"
+                if math.isfinite(bound) and bound > 0
+                else "-"
+            ),
+            _pct(_busy_util(result, p, result.world.west)),
             *[_pct(p.slo_for(n).attainment) for n in wl],
             f"{p.requests_timed_out:,}",
             f"{p.revenue_cny:,.0f}",
@@ -348,21 +553,39 @@ def _site_table(result: SimResult, lang: str = "en") -> str:
     return f"<div class='tw'><table>{head}{''.join(rows)}</table></div>"
 
 
+def _by_source(sc: object) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for site in sc.sites:  # type: ignore[attr-defined]
+        if site.source:
+            out.setdefault(site.source, []).append(site.id)
+    return out
+
+
 def _lang(lang: str) -> Lang:
     return "zh-CN" if lang == "zh-CN" else "en"
 
 
-def render_report(result: SimResult, lang: str = "en") -> str:
+def render_report(result: SimResult, lang: str = "en", sweep: dict[str, Any] | None = None) -> str:
     """The whole report as one HTML document, in ``lang`` (``en`` or ``zh-CN``): headings,
     axes, tables and the names of sites, hubs and cities (the dashboard's names and colours,
-    :mod:`suanli.catalog.cartography`)."""
+    :mod:`suanli.catalog.cartography`). It opens with the verdict (generated in English)
+    and, when ``sweep`` is given (``suanli simulate --sweep``), the sensitivity table."""
     lang = _lang(lang)
     w, sc = result.world, result.scenario
     pols = result.policies
     parts: list[str] = []
     real_per_day = result.requests / result.days * sc.request_scale
+    parts.append(f"<h1>{escape(_t(lang, 'title', name=sc.name))}</h1>")
     parts.append(
-        f"<h1>{escape(_t(lang, 'title', name=sc.name))}</h1>"
+        f"<h2>{_t(lang, 'verdict')}</h2><ul class='find' id='verdict'>"
+        + "".join(f"<li>{escape(x)}</li>" for x in verdict(result))
+        + "</ul>"
+    )
+    if sweep is not None:
+        parts.append(f"<h2>{_t(lang, 'sensitivity')}</h2>" + sensitivity_table(sweep))
+    else:
+        parts.append(f"<p class='sub'>{escape(_t(lang, 'sweep_hint'))}</p>")
+    parts.append(
         f'<p class="sub">{escape(sc.description)}</p>'
         + (
             f'<p class="sub">{result.days:g} 天，按小时分期，随机种子 {result.seed}；'
@@ -517,8 +740,15 @@ def render_report(result: SimResult, lang: str = "en") -> str:
     parts.append(f"<h2>{_t(lang, 'sites')}</h2>" + _site_table(result, lang))
     parts.append(
         f"<h2>{_t(lang, 'method')}</h2><ul>"
-        + "".join(f"<li>{escape(_t(lang, k))}</li>" for k in ("m1", "m2", "m3"))
+        + "".join(f"<li>{escape(_t(lang, k))}</li>" for k in ("m1", "m4", "m2", "m5", "m6", "m3"))
         + "".join(f"<li>{escape(s)}</li>" for s in sc.sources)
+        + "".join(
+            f"<li>{escape(x.name)}: {escape(x.source)}</li>" for x in sc.workloads if x.source
+        )
+        + "".join(
+            f"<li>{escape(_t(lang, 'sites_src', ids=', '.join(ids), src=src))}</li>"
+            for src, ids in _by_source(sc).items()
+        )
         + "</ul>"
     )
     stamp = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")

@@ -20,7 +20,7 @@ from suanli.sim.metrics import (
     slo_rows,
     utilization,
 )
-from suanli.sim.policies import POLICIES, POLICY_LABELS, get_policy
+from suanli.sim.policies import REGISTRY, get_policy
 from suanli.sim.profiles import ServiceProfile
 from suanli.sim.scenario import Scenario
 from suanli.sim.world import FloatArray, World, build_world
@@ -142,7 +142,7 @@ def summarise(world: World, demand: Demand, traj: Trajectory) -> PolicyResult:
     waits = traj.train_start_h[placed] - demand.training.arrival_h[placed]
     return PolicyResult(
         policy=traj.policy,
-        label=POLICY_LABELS.get(traj.policy, traj.policy),
+        label=get_policy(traj.policy).label,
         slo=tuple(slo_rows(world, demand, lat)),
         util_site_hourly=util_site,
         util_region_hourly=util_region,
@@ -171,7 +171,7 @@ def simulate(
     *,
     days: float = 30.0,
     seed: int = 0,
-    policies: Sequence[str] = POLICIES,
+    policies: Sequence[str] | None = None,
     profiles: list[dict[str, ServiceProfile]] | None = None,
     progress: Callable[[str, int], None] | None = None,
     bound: bool = True,
@@ -183,11 +183,13 @@ def simulate(
     """
     if not days > 0:
         raise InvalidRequest("days must be > 0", field="days", hint="Try --days 30.")
+    if policies is None:
+        policies = tuple(REGISTRY)
     if not policies:
         raise InvalidRequest(
             "unknown policy (none)",
             field="policy",
-            hint="Use one or more of: " + ", ".join(POLICIES),
+            hint="Use one or more of: " + ", ".join(REGISTRY),
         )
     chosen = [get_policy(p) for p in dict.fromkeys(policies)]
     started = time.perf_counter()

@@ -121,6 +121,7 @@ class Scenario:
     comfort_rtt_ms: float = 6.0
     headroom: float = 0.15
     sources: tuple[str, ...] = ()
+    route_factor: float = 1.5  # fibre route length over great-circle distance
 
     @property
     def gpu_types(self) -> tuple[str, ...]:

@@ -57,6 +57,18 @@ def revenue_by_region(result: SimResult, p: PolicyResult) -> dict[str, float | N
     return {"western_hubs": _clean(west), **{k: _clean(v) for k, v in out.items()}}
 
 
+def western_share_by_class(result: SimResult, p: PolicyResult) -> dict[str, float | None]:
+    """Share of each workload class's serving GPU-hours placed at western hub clusters."""
+    w = result.world
+    gpus = np.einsum("tcwsg,wg->ws", p.trajectory.replicas.astype(np.float64), w.gpus_per_replica)
+    total = gpus.sum(axis=1)
+    west = gpus[:, w.west].sum(axis=1)
+    return {
+        spec.name: _clean(float(west[i] / total[i])) if total[i] > 0 else None
+        for i, spec in enumerate(result.scenario.workloads)
+    }
+
+
 def slo_attainment(p: PolicyResult, result: SimResult) -> dict[str, float | None]:
     """Share of requests meeting their targets, per workload class (all cities)."""
     return {w.name: _clean(p.slo_for(w.name).attainment) for w in result.scenario.workloads}
@@ -86,6 +98,7 @@ def policy_summary(result: SimResult, p: PolicyResult) -> dict[str, Any]:
         "cost_at_starting_asks_cny_per_million_tokens": _clean(at_start),
         "cost_vs_bound": _clean(at_start / bound) if bound > 0 else None,
         "slo_attainment": slo_attainment(p, result),
+        "western_share_of_serving_gpu_hours": western_share_by_class(result, p),
         "utilization": utilization_summary(result, p),
         "seller_revenue_by_region_cny": revenue_by_region(result, p),
         "western_market_gpu_hours": _clean(float(p.market_gpu_hours_by_site[w.west].sum())),
@@ -121,9 +134,38 @@ def policy_summary(result: SimResult, p: PolicyResult) -> dict[str, Any]:
     }
 
 
+def headline(result: SimResult) -> dict[str, Any]:
+    """The figures the verdict and the sensitivity table rest on, per policy and the bound."""
+    bound = result.bound.cost_cny_per_million_tokens if result.bound else float("nan")
+    pols: dict[str, Any] = {}
+    for name, p in result.policies.items():
+        u = utilization_summary(result, p)
+        at_start = p.cost_at_start_asks_cny_per_million_tokens
+        slo = slo_attainment(p, result)
+        pols[name] = {
+            "cost_cny_per_million_tokens": _clean(p.cost_cny_per_million_tokens["all"]),
+            "cost_at_starting_asks_cny_per_million_tokens": _clean(at_start),
+            "cost_vs_bound": _clean(at_start / bound) if bound > 0 else None,
+            "slo_attainment": slo,
+            "slo_attainment_min": min((v for v in slo.values() if v is not None), default=None),
+            "western_utilization": {
+                "reserved": u["western_hubs"],
+                "busy": u["busy"]["western_hubs"],
+            },
+            "metro_utilization": {"reserved": u["metro"], "busy": u["busy"]["metro"]},
+            "seller_revenue_cny": _clean(p.revenue_cny),
+            "seller_revenue_by_region_cny": revenue_by_region(result, p),
+            "western_share_of_serving_gpu_hours": western_share_by_class(result, p),
+        }
+    return {
+        "bound_cost_cny_per_million_tokens": _clean(bound),
+        "policies": pols,
+    }
+
+
 def summary(result: SimResult) -> dict[str, Any]:
     """The whole run: scenario facts, demand and every policy's figures."""
-    from suanli.sim.report import findings
+    from suanli.sim.report import findings, verdict
 
     sc, w = result.scenario, result.world
     return {
@@ -139,6 +181,7 @@ def summary(result: SimResult) -> dict[str, Any]:
         "batch_jobs": result.demand.batch.size,
         "training_jobs": result.demand.training.size,
         "elapsed_s": round(result.elapsed_s, 3),
+        "verdict": verdict(result),
         "findings": findings(result),
         "bound": bound_summary(result),
         "policies": {name: policy_summary(result, p) for name, p in result.policies.items()},

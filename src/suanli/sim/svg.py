@@ -32,6 +32,7 @@ PALETTE = (
 FONT = 11.0  # px, the report's chart text (svg text{font-size:11px})
 SMALL = 10.0  # px, class "s"
 TITLE = 13.0  # px, class "t"
+REF = 'class="ref" stroke="#555" stroke-dasharray="4 3"'  # reference lines, drawn without CSS
 
 
 def text_width(s: str, size: float = FONT) -> float:
@@ -225,7 +226,7 @@ def line_chart(
             continue
         py = f.py(value)
         out.append(
-            f'<line x1="{f.left}" x2="{width - f.right}" y1="{py:.1f}" y2="{py:.1f}" class="ref"/>'
+            f'<line x1="{f.left}" x2="{width - f.right}" y1="{py:.1f}" y2="{py:.1f}" {REF}/>'
         )
         # above the line, or below it when the line runs along the top of the plot
         ly = py - 4 if py - 4 - SMALL >= f.top else py + SMALL + 2
@@ -238,7 +239,7 @@ def line_chart(
             continue
         px = f.px(value)
         out.append(
-            f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{f.top}" y2="{height - f.bottom}" class="ref"/>'
+            f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{f.top}" y2="{height - f.bottom}" {REF}/>'
         )
         right_room = width - f.right - px
         anchor, lx = (
@@ -458,16 +459,26 @@ def site_map(
         f'<path d="{_ring_path(o["islands"], ixy)}" class="isl" {ISLE}/></g>'
         f'<rect x="{ix}" y="{iy}" width="{iw}" height="{ih}" fill="none" stroke="#9aa39a"/>'
     )
-    out.append(
-        svg_text(ix + iw, iy - 4, inset_title, size=SMALL, anchor="end", lo=2, hi=width - 2,
-                 cls="s")
-    )  # fmt: skip
-    boxes: list[tuple[float, float, float, float]] = [(ix, iy - 16, ix + iw, iy + ih)]
+    # the inset's title inside its frame, at the bottom (open sea), wrapped to its width
+    lines: list[str] = []
+    for word in inset_title.split(" "):
+        if lines and text_width(f"{lines[-1]} {word}", SMALL) <= iw - 6:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    for n, line in enumerate(lines):
+        ty = iy + ih - 5 - (len(lines) - 1 - n) * (SMALL + 2)
+        out.append(
+            svg_text(ix + iw / 2, ty, line, size=SMALL, anchor="middle", lo=ix + 2,
+                     hi=ix + iw - 2, cls="s")
+        )  # fmt: skip
+    boxes: list[tuple[float, float, float, float]] = [(ix, iy, ix + iw, iy + ih)]
     circles: list[tuple[float, float, float]] = []
     labels: list[tuple[int, float, float, float, str, float]] = []  # priority, x, y, r, text, size
+    squares: list[str] = []  # drawn over the circles, so a city inside a circle still shows
     for name, lat, lon in cities:
         x, y = xy(lon, lat)
-        out.append(
+        squares.append(
             f'<rect x="{x - 3:.1f}" y="{y - 3:.1f}" width="6" height="6" class="city" fill="#333">'
             f"<title>{escape(name)}</title></rect>"
         )
@@ -490,6 +501,7 @@ def site_map(
         circles.append((g.x, g.y, g.r))
         label = g.names[0] if len(g.names) == 1 else f"{g.names[0]} +{len(g.names) - 1}"
         labels.append((1, g.x, g.y, g.r, f"{label} {util * 100:.0f}%", FONT))
+    out += squares
     placed = _place_labels(labels, circles, boxes, width, top, top + map_h)
     out += placed
     # the colour classes, as on the dashboard
@@ -523,7 +535,9 @@ def _place_labels(
     stays in the map and covers no circle, box or earlier label; none free, no label."""
     out = []
     for _, x, y, r, text, size in sorted(labels, key=lambda lab: (-lab[0], -lab[3])):
-        w, h = text_width(text, size), size + 2
+        w = text_width(text, size) + 2
+        cjk = any("\u2e80" <= ch <= "\u9fff" for ch in text)
+        up, down = size * (1.1 if cjk else 0.95), size * (0.35 if cjk else 0.3)
         d = r + 3
         spots = [
             (x + d, y + size / 2 - 1), (x - d - w, y + size / 2 - 1),
@@ -532,13 +546,12 @@ def _place_labels(
             (x + d * 0.75, y + d * 0.75 + size - 2), (x - d * 0.75 - w, y + d * 0.75 + size - 2),
         ]  # fmt: skip
         for lx, ly in spots:
-            box = (lx, ly - size + 1, lx + w, ly - size + 1 + h)
+            box = (lx, ly - up, lx + w, ly + down)
             inside = box[0] >= 2 and box[2] <= width - 2 and box[1] >= y_min and box[3] <= y_max
             hits_circle = any(
                 (min(max(cx, box[0]), box[2]) - cx) ** 2 + (min(max(cy, box[1]), box[3]) - cy) ** 2
                 < (cr + 1) ** 2
-                for cx, cy, cr in circles
-                if (cx, cy) != (x, y)
+                for cx, cy, cr in circles  # its own too: the spots clear it
             )
             if inside and not hits_circle and not any(_overlap(box, o) for o in boxes):
                 boxes.append(box)

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from suanli import catalog
-from suanli.geo import rtt_matrix
+from suanli.geo import LatencyModel, rtt_matrix
 from suanli.sim.profiles import ServiceProfile
 from suanli.sim.scenario import Scenario
 
@@ -68,7 +68,7 @@ def build_world(
     gpu_types = scenario.gpu_types
     sites = [catalog.site(s.id) for s in scenario.sites]
     cities = [catalog.city(c) for c in scenario.cities]
-    rtt = rtt_matrix(cities, sites)
+    rtt = rtt_matrix(cities, sites, LatencyModel(route_factor=scenario.route_factor))
     if profiles is None:
         from suanli.sim.profiles import build_profiles
 

@@ -99,3 +99,38 @@ def scoped(caller: Caller, model: Any) -> Select[Any]:
         else:
             query = query.where(model.id.is_(None))  # sellers own no buyer-side rows
     return query.order_by(model.id.desc())
+
+
+def lifecycle_status(stored: str, lease_statuses: list[str]) -> str:
+    """A request's status as its buyer sees it: ``active`` while any lease its orders opened
+    runs, ``ordered`` while one waits to start, ``ended`` once every one has ended, else the
+    stored status (``open``, ``quoted``)."""
+    if "active" in lease_statuses:
+        return "active"
+    if "pending" in lease_statuses:
+        return "ordered"
+    if lease_statuses:
+        return "ended"
+    return stored
+
+
+def lease_statuses(session: Session, request_ids: list[int]) -> dict[int, list[str]]:
+    """Per request, the statuses of the leases its orders opened (one query)."""
+    out: dict[int, list[str]] = {}
+    if not request_ids:
+        return out
+    rows = session.execute(
+        select(Order.request_id, Lease.status)
+        .join(Lease, Lease.order_id == Order.id)
+        .where(Order.request_id.in_(request_ids))
+    )
+    for request_id, status in rows:
+        if request_id is not None:
+            out.setdefault(int(request_id), []).append(str(status))
+    return out
+
+
+def with_status(session: Session, rows: list[RequestRow]) -> dict[int, str]:
+    """Request id -> its :func:`lifecycle_status`, for a page of requests."""
+    leases = lease_statuses(session, [r.id for r in rows])
+    return {r.id: lifecycle_status(r.status, leases.get(r.id, [])) for r in rows}

@@ -25,51 +25,22 @@ from suanli.geo import LatencyModel, rtt_ms
 from suanli.store.keys import Caller
 from suanli.store.models import Lease, Order, Quote, RequestRow
 from suanli.store.orders import page
-from suanli.store.requests import get_request, scoped
+from suanli.store.requests import get_request, lifecycle_status, scoped, with_status
 from suanli.web.queries import Page, check_page, iso
-
-
-def shown_status(stored: str, lease_statuses: list[str]) -> str:
-    """A request's status as its buyer sees it: ``active`` while any of its leases runs,
-    ``ordered`` while one waits to start, ``ended`` once every lease it had has ended, else
-    the stored status (open, quoted)."""
-    if "active" in lease_statuses:
-        return "active"
-    if "pending" in lease_statuses:
-        return "ordered"
-    if lease_statuses:
-        return "ended"
-    return stored
-
-
-def _lease_statuses(session: Session, request_ids: list[int]) -> dict[int, list[str]]:
-    """Per request, the statuses of the leases its orders opened (one query)."""
-    out: dict[int, list[str]] = {}
-    if not request_ids:
-        return out
-    rows = session.execute(
-        select(Order.request_id, Lease.status)
-        .join(Lease, Lease.order_id == Order.id)
-        .where(Order.request_id.in_(request_ids))
-    )
-    for request_id, status in rows:
-        if request_id is not None:
-            out.setdefault(int(request_id), []).append(str(status))
-    return out
 
 
 def requests_page(session: Session, caller: Caller, *, page_no: int, page_size: int) -> Page:
     """The requests this key may see (a buyer: its own; the operator: all), newest first."""
     limit, offset = check_page(page_no, page_size)
     rows, total = page(session, scoped(caller, RequestRow), limit=limit, offset=offset)
-    leases = _lease_statuses(session, [r.id for r in rows])
+    statuses = with_status(session, list(rows))
     items = [
         {
             "id": r.id,
             "kind": r.kind,
             "name": r.name,
             "model": (r.spec or {}).get("model"),
-            "status": shown_status(r.status, leases.get(r.id, [])),
+            "status": statuses[r.id],
             "created_at": iso(r.created_at),
         }
         for r in rows
@@ -172,7 +143,7 @@ def request_detail(
         "id": req.id,
         "kind": req.kind,
         "name": req.name,
-        "status": shown_status(req.status, [lease.status for lease in leases]),
+        "status": lifecycle_status(req.status, [lease.status for lease in leases]),
         "created_at": iso(req.created_at),
         "model": spec.get("model"),
         "rate_per_s": spec.get("rate_per_s"),

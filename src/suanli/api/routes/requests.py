@@ -84,14 +84,16 @@ def list_requests(db: DatabaseDep, paging: Paging, caller: Caller = READER) -> d
         rows, total = page(
             session, repo.scoped(caller, RequestRow), limit=paging.limit, offset=paging.offset
         )
-        return paging.wrap([dump(RequestOut, r) for r in rows], total)
+        statuses = repo.with_status(session, list(rows))
+        return paging.wrap([{**dump(RequestOut, r), "status": statuses[r.id]} for r in rows], total)
 
 
 @router.get("/requests/{request_id}", response_model=RequestOut)
 def get_request(request_id: PathId, db: DatabaseDep, caller: Caller = READER) -> dict[str, Any]:
     """One of the caller's requests."""
     with db.read() as session:
-        return dump(RequestOut, repo.get_request(session, caller, request_id))
+        row = repo.get_request(session, caller, request_id)
+        return {**dump(RequestOut, row), "status": repo.with_status(session, [row])[row.id]}
 
 
 @router.post("/quotes", status_code=201, response_model=QuoteOut)

@@ -192,8 +192,9 @@ export function drawMarketMap(svg, data, { onSiteClick, zoom = null, onZoom } = 
 export function placeLabels(svg, items, circles, obstacles, W, H) {
   const g = el("g", { class: "labels", "aria-hidden": "true" }, svg);
   const boxes = [...obstacles];
-  const hitsCircle = (b, own) => circles.some((c) => {
-    if (own && c.x === own.x && c.y === own.y) return false;
+  // every circle counts, a label's own too (its spots already clear it): a city dot and a
+  // site at the same place both stay uncovered
+  const hitsCircle = (b) => circles.some((c) => {
     const nx = Math.max(b.x0, Math.min(c.x, b.x1));
     const ny = Math.max(b.y0, Math.min(c.y, b.y1));
     return (nx - c.x) ** 2 + (ny - c.y) ** 2 < (c.r + 1) ** 2;
@@ -205,8 +206,10 @@ export function placeLabels(svg, items, circles, obstacles, W, H) {
     const { x, y, r, name, cls } = items[i];
     if (!name) continue;
     const size = cls === "site-label" ? 12 : 11;
-    const w = textWidth(name, size);
-    const h = size + 2;
+    const w = textWidth(name, size) + 2;
+    const cjk = /[\u2e80-\u9fff]/.test(name);
+    const up = size * (cjk ? 1.1 : 0.95); // glyph box above and below the baseline
+    const down = size * (cjk ? 0.35 : 0.3);
     const d = r + 3;
     const spots = [
       [x + d, y + size / 2 - 1, "start"], [x - d, y + size / 2 - 1, "end"],
@@ -215,9 +218,9 @@ export function placeLabels(svg, items, circles, obstacles, W, H) {
       [x + d * 0.75, y + d * 0.75 + size - 2, "start"], [x - d * 0.75, y + d * 0.75 + size - 2, "end"],
     ].map(([tx, ty, anchor]) => {
       const x0 = anchor === "start" ? tx : anchor === "end" ? tx - w : tx - w / 2;
-      return { tx, ty, anchor, b: { x0, x1: x0 + w, y0: ty - size + 1, y1: ty - size + 1 + h } };
+      return { tx, ty, anchor, b: { x0, x1: x0 + w, y0: ty - up, y1: ty + down } };
     });
-    const spot = spots.find((p) => inside(p.b) && !hitsBox(p.b) && !hitsCircle(p.b, items[i]));
+    const spot = spots.find((p) => inside(p.b) && !hitsBox(p.b) && !hitsCircle(p.b));
     if (!spot) continue;
     boxes.push(spot.b);
     text(g, spot.tx, spot.ty, name, { class: cls, "text-anchor": spot.anchor });
