@@ -22,7 +22,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# The inner loop: the core and the CLI, no browser, no PostgreSQL, nothing slow (< 1 min).
+# The inner loop: the core and the CLI, no browser, no PostgreSQL, nothing slow (~50 s of CPU).
 FAST_TESTS := tests/catalog tests/geo tests/perf tests/placement tests/sim tests/cli \
 	tests/probe tests/bench tests/test_client.py tests/test_layers.py tests/test_readme.py
 test-fast: $(STAMP)

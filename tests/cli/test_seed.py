@@ -69,6 +69,7 @@ def test_seed_prints_the_url_and_keys_then_serves(
     assert served["database_url"] == url and served["port"] == 8123
 
 
+@pytest.mark.slow
 def test_demo_serve_seeds_its_exchange_and_serves_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

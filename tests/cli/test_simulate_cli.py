@@ -106,6 +106,7 @@ def test_unknown_policy_and_scenario_exit_2(scenario_file: Path) -> None:
     assert "china-2025" in result.stderr
 
 
+@pytest.mark.slow
 def test_demo_runs_a_short_market_and_says_where_the_report_is(tmp_path: Path) -> None:
     report = tmp_path / "demo.html"
     result = runner.invoke(app, ["demo", "--days", "0.25", "--report", str(report)])

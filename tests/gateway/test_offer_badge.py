@@ -66,6 +66,9 @@ def test_badge_shows_measured_figures_from_real_replicas_only(tmp_path: Path) ->
         with app.state.db.write() as session:
             add_minutes(session, agg.drain())
         badge = client.get(f"/offers/{offer}/verification", headers=auth["b"]).json()
+        page = client.get(f"/web/api/offers/{offer}").json()  # the dashboard's offer page
+    assert page["measured"]["calls"] == 4 and page["measured"]["attainment"] == 0.75
+    assert page["measured"]["since"].endswith("Z")
     assert badge["evidence"] == ["performance measured by the exchange"]
     assert badge["verified"] is False  # no probe record from the seller
     measured = badge["measured"]

@@ -92,6 +92,7 @@ def _k8s_docs(plan: Placement) -> dict[str, list[dict[str, Any]]]:
     return {name: list(yaml.safe_load_all(text)) for name, text in export(plan, "k8s").items()}
 
 
+@pytest.mark.slow
 def test_kubernetes_objects_pass_the_openapi_schema_and_request_what_was_bought() -> None:
     plan = _plan(ALL)
     files = _k8s_docs(plan)
@@ -170,6 +171,7 @@ def _load_sky(tmp_path: Path, name: str, text: str) -> Any:
     return sky.Task.from_yaml(str(path))
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # SkyPilot's own imports warn
 def test_skypilot_tasks_load_in_skypilot_and_request_what_was_bought(tmp_path: Path) -> None:
     from sky.serve import serve_utils

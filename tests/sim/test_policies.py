@@ -67,3 +67,18 @@ def test_busy_never_exceeds_reserved(small: Scenario) -> None:
     for p in result.policies.values():
         assert np.all(p.busy_site_hourly <= p.util_site_hourly + 1e-12)
         assert np.all(p.busy_site_hourly >= 0)
+
+
+def test_the_bound_counts_only_the_tokens_it_can_serve(small: Scenario) -> None:
+    from dataclasses import replace
+
+    served = simulate(small, days=1, seed=1, policies=["suanli"])
+    assert served.bound is not None and served.bound.unserved_request_hours == 0
+    req = served.demand.requests
+    demanded = float((req.prompt_tokens + req.output_tokens).sum()) * small.request_scale
+    assert served.bound.tokens == pytest.approx(demanded, rel=1e-9)
+    # No GPU type meets a 3 ms TTFT: nothing can be served, and the bound claims no tokens.
+    impossible = replace(small, workloads=(replace(small.workloads[0], ttft_p95_ms=3.0),))
+    none = simulate(impossible, days=1, seed=1, policies=["suanli"])
+    assert none.bound is not None
+    assert none.bound.tokens == 0 and none.bound.unserved_request_hours > 0

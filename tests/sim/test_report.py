@@ -52,6 +52,7 @@ def test_summary_is_json_ready(result: SimResult) -> None:
     assert json.loads(text)["simulated_requests"] == result.requests
 
 
+@pytest.mark.browser
 def test_report_renders_in_headless_chromium(result: SimResult, tmp_path: Path) -> None:
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         pytest.skip(f"headless Chromium not found at {CHROMIUM}: apt-get install chromium")

@@ -220,6 +220,7 @@ def test_offer_detail_has_site_fabric_verification_and_prices_paid(
     assert doc["site"] == "zhongwei" and doc["site_name"] == "Zhongwei"
     assert doc["province"] == "Ningxia" and doc["fabric"]
     assert doc["verified"] is False and doc["verified_at"] is None
+    assert doc["measured"] is None  # no served traffic through the gateway
     assert "seller" not in doc  # market data only
     assert doc["fills"], "bob's order filled on this offer"
     assert any(f["gpus"] == 32 and f["price_cny_per_gpu_hour"] == 4.9 for f in doc["fills"])

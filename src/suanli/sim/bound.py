@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from suanli.placement.serving import UNSERVED_PENALTY_CNY_PER_RPS, place_serving
 from suanli.sim.demand import Demand
 from suanli.sim.engine import SECONDS_PER_HOUR
@@ -32,7 +34,7 @@ class Bound:
     """The hindsight bound: serving spend at the starting asks and per million tokens."""
 
     serving_spend_cny: float
-    tokens: float  # all demanded tokens (prompt + output)
+    tokens: float  # tokens (prompt + output) of the demand the LP serves
     unserved_request_hours: float  # requests/s x hours the capacity cannot hold at all
 
     @property
@@ -46,11 +48,24 @@ def hindsight_bound(world: World, demand: Demand) -> Bound:
     rate = demand.counts * sc.request_scale / SECONDS_PER_HOUR
     free = world.inventory - world.base
     ok = feasible(world, world.ask0)
-    spend, unserved = 0.0, 0.0
+    req = demand.requests
+    n_c, n_w, _, _ = world.shape
+    cell = (req.hour * n_c + req.city) * n_w + req.workload
+    cell_tokens = np.bincount(
+        cell, weights=(req.prompt_tokens + req.output_tokens), minlength=demand.hours * n_c * n_w
+    ).reshape(demand.hours, n_c, n_w)
+    spend, unserved, tokens = 0.0, 0.0, 0.0
     for t in range(demand.hours):
         plan = place_serving(rate[t], free, world.ask0, world.gpus_per_replica, world.rps, ok)
         spend += plan.lp_cost - UNSERVED_PENALTY_CNY_PER_RPS * plan.lp_unserved_rps
         unserved += plan.lp_unserved_rps
-    req = demand.requests
-    tokens = float((req.prompt_tokens + req.output_tokens).sum()) * sc.request_scale
-    return Bound(serving_spend_cny=spend, tokens=tokens, unserved_request_hours=unserved)
+        # Per token, the bound counts only the demand it serves (none where no GPU type
+        # meets a class's targets, part where capacity runs out), as policies count theirs.
+        capacity = np.einsum("cwsg,wg->cw", plan.replicas, world.rps)
+        served = np.minimum(
+            1.0, np.divide(capacity, rate[t], out=np.ones_like(capacity), where=rate[t] > 0)
+        )
+        tokens += float((cell_tokens[t] * served).sum())
+    return Bound(
+        serving_spend_cny=spend, tokens=tokens * sc.request_scale, unserved_request_hours=unserved
+    )

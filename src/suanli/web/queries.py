@@ -389,6 +389,7 @@ def offer_detail(session: Session, offer_id: int, *, fills_limit: int = 200) -> 
     prices paid on it, newest fill first (at most ``fills_limit``)."""
     from suanli.catalog import site as catalog_site
     from suanli.errors import NotFound
+    from suanli.store.gateway import offer_measured
     from suanli.store.verification_tables import verified_since
 
     offer = session.get(Offer, offer_id)
@@ -396,6 +397,9 @@ def offer_detail(session: Session, offer_id: int, *, fills_limit: int = 200) -> 
         raise NotFound(f"no offer {offer_id}")
     gpu_name = _catalog_gpu(offer.gpu)
     verified = verified_since(session, [(offer.seller, gpu_name)]).get((offer.seller, gpu_name))
+    measured = offer_measured(session, offer_id)
+    if measured is not None:
+        measured = {**measured, "since": iso(measured["since"]), "until": iso(measured["until"])}
     try:
         s = catalog_site(offer.site)
         place: dict[str, Any] = {
@@ -433,6 +437,7 @@ def offer_detail(session: Session, offer_id: int, *, fills_limit: int = 200) -> 
         "created_at": iso(offer.created_at),
         "verified": verified is not None,
         "verified_at": iso(verified),
+        "measured": measured,  # served traffic the exchange measured (emulators excluded)
         "fills": [
             {
                 "id": r.id,

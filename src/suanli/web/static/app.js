@@ -711,6 +711,13 @@ async function loadOffer(id) {
   const verified = document.createElement("span");
   verified.className = `badge ${o.verified ? "ok" : ""}`;
   verified.textContent = o.verified ? `✓ ${fmtTime(o.verified_at)}` : t("offer.unverified");
+  const m = o.measured;
+  const measured = m
+    ? t("offer.measured.figures", {
+        calls: fmtInt(m.calls), share: fmt(m.attainment * 100, 1),
+        ttft: fmt(m.mean_ttft_ms, 0), tpot: fmt(m.mean_tpot_ms, 0),
+      })
+    : t("offer.measured.none");
   keyValues(body, [
     [t("offer.site"), siteLink],
     [t("offer.hub"), hubName(o.hub, o.hub)],
@@ -719,6 +726,7 @@ async function loadOffer(id) {
     [t("offer.gpus"), `${fmtInt(o.available)} / ${fmtInt(o.count)}`],
     [t("offer.fabric"), o.fabric],
     [t("offer.verification"), verified],
+    [t("offer.measured"), measured],
     [t("offer.price"), `${fmtMoney(o.price_cny_per_gpu_hour)}/GPU-h · ${pricingLabel(o.interruptible ? "interruptible" : "on-demand")}`],
     [t("offer.power"), o.power_cny_per_kwh != null ? `${fmtMoney(o.power_cny_per_kwh)}/kWh (PUE ${fmt(o.pue, 2)})` : ""],
     [t("offer.status"), o.status],
