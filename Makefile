@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test test-fast browser check format bench clean
 
 $(STAMP): pyproject.toml
+	@echo "Installing Suanli and its dependencies into $(VENV) (first run only: NumPy, SciPy,"
+	@echo "OR-Tools, FastAPI...; a few minutes on a fresh machine, then the target runs)."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

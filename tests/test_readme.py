@@ -44,3 +44,9 @@ def test_readme_example_runs(command: str, monkeypatch: pytest.MonkeyPatch) -> N
     result = CliRunner().invoke(app, shlex.split(command)[1:])
     assert result.exit_code == 0, f"{command}\n{result.output}"
     assert result.output.strip()
+
+
+def test_readme_lists_every_setting() -> None:
+    from suanli.settings import settings_table
+
+    assert settings_table() in (ROOT / "README.md").read_text(encoding="utf-8")

@@ -3,10 +3,11 @@
 ``create_app(database_url)`` opens the database (applying migrations), creates the state
 every request shares (database, metrics, the key cache, the dashboard's aggregate cache;
 routers reach it through the ``Annotated`` dependencies of :mod:`suanli.api.deps`), installs
-the error handlers and the metrics/log middleware, and includes every router in
-:data:`ROUTERS`: to add one, import it above and add it there. ``app_from_env`` is the
-factory ``suanli serve`` hands to uvicorn, so every worker process builds its own app on
-``$SUANLI_DATABASE_URL``.
+the error handlers, the guards (body limit, content type, rate limits) and the metrics/log
+middleware, and includes every router in :data:`ROUTERS`: to add one, import it above and
+add it there. ``app_for(settings)`` is the factory ``suanli serve`` hands to uvicorn with its
+:class:`~suanli.settings.Settings`, so every worker process builds its own app from the same
+explicit configuration.
 
 This module sits above both :mod:`suanli.api` and :mod:`suanli.web` (the dashboard uses the
 API's dependencies), so neither package imports the other's assembly.
@@ -17,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,6 +29,7 @@ from suanli import __version__
 from suanli.api import errors
 from suanli.api.deps import SharedState
 from suanli.api.fastpath import FastOrders
+from suanli.api.guards import Guards, RateLimiter
 from suanli.api.metrics import Metrics, MetricsMiddleware, configure_logging
 from suanli.api.routes import (
     health,
@@ -39,14 +43,13 @@ from suanli.api.routes import (
     verifications,
 )
 from suanli.api.scheduler import clear_periodically
+from suanli.settings import Settings
 from suanli.store.db import Database
 from suanli.web import router as dashboard
 
-__all__ = ["CLEAR_ENV", "ROUTERS", "app_from_env", "create_app"]
+__all__ = ["ROUTERS", "app_for", "create_app"]
 
 GIL_SWITCH_INTERVAL_S = 0.0005
-CLEAR_ENV = "SUANLI_CLEAR_EVERY_S"  # set by `suanli serve --clear-every`
-GATEWAY_ENV = "SUANLI_SERVE_GATEWAY"  # set by `suanli serve --gateway`
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -73,15 +76,25 @@ response. Lists take `limit` (max 500) and `offset`. Errors are JSON with `error
 
 
 def create_app(
-    database_url: str | None = None, *, clear_every_s: float = 0.0, gateway: bool = False
+    database_url: str | None = None,
+    *,
+    clear_every_s: float | None = None,
+    gateway: bool | None = None,
+    settings: Settings | None = None,
 ) -> FastAPI:
-    """The exchange on ``database_url`` (else ``$SUANLI_DATABASE_URL``, else the default
-    SQLite file), with migrations applied. With ``clear_every_s > 0`` the market clears by
-    itself once per period (:mod:`suanli.api.scheduler`). With ``gateway`` the buyers'
-    OpenAI-compatible gateway (:mod:`suanli.gateway.app`) is served under ``/gateway/v1``."""
-    db = Database.connect(database_url)
+    """The exchange on ``database_url`` (else ``settings.database_url``, else the default
+    SQLite file), with migrations applied. With ``clear_every_s > 0`` (else
+    ``settings.clear_every_s``) the market clears by itself once per period
+    (:mod:`suanli.api.scheduler`). With ``gateway`` (else ``settings.serve_gateway``) the
+    buyers' OpenAI-compatible gateway (:mod:`suanli.gateway.app`) is served under
+    ``/gateway/v1``. ``settings`` defaults to the environment's."""
+    settings = settings or Settings()
+    every_s = settings.clear_every_s if clear_every_s is None else clear_every_s
+    with_gateway = settings.serve_gateway if gateway is None else gateway
+    db = Database.connect(database_url or settings.database_url, pool=settings.db_pool)
+    limiter = RateLimiter(settings)
     served = None
-    if gateway:
+    if with_gateway:
         from suanli.gateway.app import create_gateway_app
 
         served = create_gateway_app(db=db)
@@ -89,8 +102,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
         task = None
-        if clear_every_s > 0:
-            task = asyncio.create_task(clear_periodically(app_, clear_every_s))
+        if every_s > 0:
+            task = asyncio.create_task(clear_periodically(app_, every_s))
         if served is not None:  # a mounted app's lifespan does not run by itself
             await served.state.gateway.start()
         try:
@@ -100,6 +113,7 @@ def create_app(
                 task.cancel()
             if served is not None:
                 await served.state.gateway.stop()
+            await limiter.aclose()
             db.dispose()
 
     app = FastAPI(
@@ -108,30 +122,46 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    SharedState(db=db, metrics=Metrics(), clear_every_s=clear_every_s).install(app)
+    SharedState(db=db, metrics=Metrics(settings.metrics_dir), clear_every_s=every_s).install(app)
+    app.state.settings = settings
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
     if served is not None:
         app.mount("/gateway", served)
-    # The order fast path sits inside the metrics middleware (added last = outermost).
+    # The order fast path sits inside the guards and the metrics middleware (added last =
+    # outermost), so bodies are bounded and every answer is counted.
     app.add_middleware(FastOrders, fastapi_app=app)
+    app.add_middleware(Guards, settings=settings, limiter=limiter)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
 
 
-def app_from_env() -> FastAPI:
-    """Uvicorn factory: the app on ``$SUANLI_DATABASE_URL`` (set by ``suanli serve``), with
-    structured logs at ``$SUANLI_LOG_LEVEL``."""
-    configure_logging(os.environ.get("SUANLI_LOG_LEVEL", "INFO"))
+def app_for(settings: Settings, *, supervised: bool = False) -> FastAPI:
+    """Uvicorn factory (bound to ``settings`` by ``suanli serve``, which pickles it into each
+    worker): the app with structured logs at ``settings.log_level``. A ``supervised`` worker
+    exits by itself if its supervisor dies, so no orphan keeps serving the port."""
+    configure_logging(settings.log_level)
+    if supervised:
+        _stop_when_orphaned()
     # The SQLite writer thread holds the cross-process write lock while it runs a batch;
     # with Python's 5 ms GIL switch interval it could wait that long for the GIL behind the
     # event loop, and the other workers with it (see suanli.api.groupcommit). PostgreSQL
     # writes run in the thread pool instead, where a shorter interval only adds switches.
-    app = create_app(
-        clear_every_s=float(os.environ.get(CLEAR_ENV, "0") or 0),
-        gateway=os.environ.get(GATEWAY_ENV) == "1",
-    )
+    app = create_app(settings=settings)
     if app.state.db.is_sqlite:
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     return app
+
+
+def _stop_when_orphaned(interval_s: float = 0.5) -> None:
+    """Exit this process once the process that started it is gone."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval_s)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="suanli-orphan-watch", daemon=True).start()

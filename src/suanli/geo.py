@@ -12,7 +12,7 @@ import csv
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -79,8 +79,8 @@ def _haversine_km(
     return result
 
 
-def _resolve(x: Located | str) -> Located:
-    return place(x) if isinstance(x, str) else x
+def _resolve(x: Located | str, prefer: Literal["city", "site"] = "city") -> Located:
+    return place(x, prefer=prefer) if isinstance(x, str) else x
 
 
 def rtt_ms(a: Located | str, b: Located | str, model: LatencyModel | None = None) -> float:
@@ -99,10 +99,12 @@ def rtt_matrix(
     destinations: Sequence[Located | str],
     model: LatencyModel | None = None,
 ) -> npt.NDArray[np.float64]:
-    """RTT in ms for every (origin, destination) pair: shape (origins, destinations)."""
+    """RTT in ms for every (origin, destination) pair: shape (origins, destinations).
+    Origins are demand cities and destinations sites: a name both share (``chongqing``)
+    is the city as an origin and the site as a destination."""
     m = model or LatencyModel()
     a = [_resolve(x) for x in origins]
-    b = [_resolve(x) for x in destinations]
+    b = [_resolve(x, prefer="site") for x in destinations]
     lat1 = np.array([p.lat for p in a], dtype=np.float64)[:, None]
     lon1 = np.array([p.lon for p in a], dtype=np.float64)[:, None]
     lat2 = np.array([p.lat for p in b], dtype=np.float64)[None, :]

@@ -94,7 +94,9 @@ def test_bench_placement_prints_one_json_document() -> None:
     )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert doc["fast"]["gap"] >= -1e-9
+    assert doc["fast"]["objective_gap"] >= -1e-9
+    assert doc["fast"]["gap"] is None or doc["fast"]["gap"] >= -1e-9
+    assert doc["fast"]["unplaced_gpus"] >= doc["fast"]["lp_unplaced_gpus"]
     assert {"nearest", "cheapest_type", "milp"} <= set(doc)
     assert doc["milp"]["status"] == "optimal"
     assert doc["fast"]["objective"] >= doc["milp"]["objective"] - 1e-6

@@ -72,3 +72,29 @@ def test_no_input_gives_a_server_error(case: Any) -> None:
     role = _role(case.method.upper(), case.path)
     response = case.call(headers={"Authorization": f"Bearer {KEYS[role]}"})
     assert response.status_code < 500, (case.method, case.path, response.text[:300])
+
+
+# The routes the reliability review fuzzed (offers, the market, verifications) again with
+# the coverage phase on: boundary and wrong-type values for every field and parameter
+# (about 900 calls, seconds).
+edges = schemathesis.openapi.from_asgi("/openapi.json", APP).include(
+    path_regex=r"^/(offers|market|verifications)"
+)
+edges.config.phases.coverage.enabled = True
+edges.config.phases.fuzzing.enabled = False
+edges.config.phases.examples.enabled = False
+edges.config.phases.stateful.enabled = False
+
+
+@edges.parametrize()
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+    database=None,
+)
+def test_boundary_inputs_to_offers_market_and_verifications(case: Any) -> None:
+    role = _role(case.method.upper(), case.path)
+    response = case.call(headers={"Authorization": f"Bearer {KEYS[role]}"})
+    assert response.status_code < 500, (case.method, case.path, response.text[:300])

@@ -14,7 +14,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from suanli.errors import SuanliError
@@ -45,7 +46,9 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+        exc.status_code, "http_error"
+    )
     return JSONResponse(
         {"error": code, "message": str(exc.detail)},
         status_code=exc.status_code,
@@ -78,6 +81,21 @@ def _busy(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database is unreachable or busy (not that a query is wrong):
+    a lost or refused connection, a pool with no connection to give, a lock timeout."""
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """Any other DBAPI error: an outage is 503, anything else a bug (re-raised -> 500)."""
+    if is_outage(exc):
+        return _busy(request, exc)
+    raise exc
+
+
 def response_for(request: Request, exc: Exception) -> JSONResponse | None:
     """The response the app's handlers give for ``exc`` (None: not one of ours, re-raise).
     For code outside FastAPI's routing (:mod:`suanli.api.fastpath`)."""
@@ -85,7 +103,7 @@ def response_for(request: Request, exc: Exception) -> JSONResponse | None:
         return _suanli_error(request, exc)
     if isinstance(exc, DataError):
         return _data_error(request, exc)
-    if isinstance(exc, OperationalError):
+    if is_outage(exc):
         return _busy(request, exc)
     return None
 
@@ -97,3 +115,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(OperationalError, _busy)
+    app.add_exception_handler(InterfaceError, _busy)
+    app.add_exception_handler(PoolTimeout, _busy)
+    app.add_exception_handler(DBAPIError, _database_error)

@@ -78,6 +78,12 @@ class FastOrders:
             caller = authenticate(request)
         except Unauthorized:
             return False  # the application gives the 401
+        except Exception as exc:  # the key look-up reads the database: outages are 503 too
+            handled = response_for(request, exc)
+            if handled is None:
+                raise
+            await handled(scope, _no_body, send)
+            return True
         if caller is None or caller.role != "buyer":
             return False
         try:
@@ -102,12 +108,12 @@ class FastOrders:
             if handled is None:
                 raise
             response = handled
-
-        async def no_body() -> Message:
-            return {"type": "http.disconnect"}
-
-        await response(scope, no_body, send)
+        await response(scope, _no_body, send)
         return True
+
+
+async def _no_body() -> Message:
+    return {"type": "http.disconnect"}
 
 
 def _replay(raw: bytes, receive: Receive) -> Receive:

@@ -19,7 +19,8 @@ import math
 import re
 
 from suanli.errors import InvalidRequest
-from suanli.store.offers import FABRICS, Condition, resolve_gpu, resolve_site
+from suanli.placement.model import FABRICS
+from suanli.store.offers import Condition, resolve_gpu, resolve_site
 
 _TERM = re.compile(
     r'\s*(?P<field>[A-Za-z_]+)\s*(?P<op>==|!=|>=|<=|=|>|<)\s*(?P<value>"[^"]*"|[^\s,"<>=!]+)\s*,?'

@@ -21,7 +21,7 @@ A batch is capped at ``MAX_BATCH`` writes so one commit never holds the lock for
 Batches run on one writer thread per process, so the event loop keeps parsing requests
 while a batch waits for the cross-process write lock. A thread holding that lock must not
 wait long for the GIL (the other worker waits on it): ``suanli serve`` workers therefore
-run with a 0.5 ms GIL switch interval (:func:`suanli.app.app_from_env`) instead of
+run with a 0.5 ms GIL switch interval (:func:`suanli.app.app_for`) instead of
 Python's 5 ms, which took offer writes from ~950 to ~1,700/s on 2 cores.
 """
 

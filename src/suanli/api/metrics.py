@@ -1,9 +1,11 @@
 """Request metrics and structured access logs, in one pure-ASGI middleware.
 
-``/metrics`` renders the Prometheus text format (version 0.0.4): request counts by method,
-route template and status; a latency histogram by method and route; and, read from the
-database at scrape time, GPUs listed / leased / available by hub. Request counters are per
-worker process (each uvicorn worker keeps its own); the GPU gauges are exact in any worker.
+``/metrics`` renders the Prometheus text format: request counts by method, route template
+and status; a latency histogram by method and route (both ``prometheus_client``); and,
+read from the database at scrape time, GPUs listed / leased / available by hub. Under
+``suanli serve`` the request metrics are in ``prometheus_client``'s multiprocess mode
+(every worker writes to files in ``Settings.metrics_dir``), so whichever worker answers a
+scrape reports the whole server; a single process (tests, TestClient) counts in memory.
 
 Access logs are one JSON object per line on the ``suanli.access`` logger (method, path,
 route, status, duration, key id), built only when that logger is enabled for INFO.
@@ -14,9 +16,15 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import defaultdict
 from typing import Any
 
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,58 +33,46 @@ from suanli.store.models import Offer
 
 access_log = logging.getLogger("suanli.access")
 
+disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series would double the exposition for no use here
 BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 class Metrics:
-    """Counters and histograms of one process."""
+    """Request counters and latency histograms; across worker processes when
+    ``multiprocess_dir`` is the folder every worker of the server shares."""
 
-    def __init__(self) -> None:
-        self.requests: dict[tuple[str, str, int], int] = defaultdict(int)
-        self.latency: dict[tuple[str, str], list[float]] = {}
+    def __init__(self, multiprocess_dir: str | None = None) -> None:
+        self.multiprocess_dir = multiprocess_dir
+        self.requests = Counter(
+            "suanli_http_requests",
+            "HTTP requests handled.",
+            ("method", "route", "status"),
+            registry=None,
+        )
+        self.latency = Histogram(
+            "suanli_http_request_duration_seconds",
+            "Time to answer a request.",
+            ("method", "route"),
+            buckets=BUCKETS_S,
+            registry=None,
+        )
+        self._registry = CollectorRegistry()
+        if multiprocess_dir is None:
+            self._registry.register(self.requests)
+            self._registry.register(self.latency)
+        else:
+            from prometheus_client.multiprocess import MultiProcessCollector
+
+            MultiProcessCollector(self._registry, path=multiprocess_dir)  # type: ignore[no-untyped-call]
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests[(method, route, status)] += 1
-        hist = self.latency.get((method, route))
-        if hist is None:
-            hist = self.latency[(method, route)] = [0.0] * (len(BUCKETS_S) + 2)
-        for i, bound in enumerate(BUCKETS_S):
-            if seconds <= bound:
-                hist[i] += 1
-                break
-        hist[-2] += 1  # count
-        hist[-1] += seconds  # sum
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
 
     def render(self, db: Database) -> str:
-        """The Prometheus text exposition of this process plus the GPU gauges."""
-        lines = [
-            "# HELP suanli_http_requests_total HTTP requests handled by this worker.",
-            "# TYPE suanli_http_requests_total counter",
-        ]
-        for (method, route, status), n in sorted(self.requests.items()):
-            labels = f'method="{method}",route="{_esc(route)}",status="{status}"'
-            lines.append(f"suanli_http_requests_total{{{labels}}} {n}")
-        lines += [
-            "# HELP suanli_http_request_duration_seconds Time to answer a request.",
-            "# TYPE suanli_http_request_duration_seconds histogram",
-        ]
-        for (method, route), hist in sorted(self.latency.items()):
-            labels = f'method="{method}",route="{_esc(route)}"'
-            cumulative = 0.0
-            for bound, in_bucket in zip(BUCKETS_S, hist, strict=False):
-                cumulative += in_bucket
-                lines.append(
-                    f'suanli_http_request_duration_seconds_bucket{{{labels},le="{bound}"}} '
-                    f"{cumulative:.0f}"
-                )
-            lines.append(
-                f'suanli_http_request_duration_seconds_bucket{{{labels},le="+Inf"}} {hist[-2]:.0f}'
-            )
-            lines.append(f"suanli_http_request_duration_seconds_count{{{labels}}} {hist[-2]:.0f}")
-            lines.append(f"suanli_http_request_duration_seconds_sum{{{labels}}} {hist[-1]:.6f}")
-        lines += _gpu_gauges(db)
-        lines += _serving_gauges(db)
-        return "\n".join(lines) + "\n"
+        """The Prometheus text exposition of the requests plus the GPU and serving gauges."""
+        text = generate_latest(self._registry).decode()
+        return text + "\n".join([*_gpu_gauges(db), *_serving_gauges(db)]) + "\n"
 
 
 def _gpu_gauges(db: Database) -> list[str]:

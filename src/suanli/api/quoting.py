@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from suanli.defaults import DEFAULT_HEADROOM, DEFAULT_PERCENTILE
 from suanli.errors import SuanliError, Unavailable
 from suanli.store.models import Offer
 
@@ -72,8 +73,8 @@ def _serve_demand(request_id: int, spec: dict[str, Any]) -> tuple[Any, dict[str,
         trace=None,
         ttft_ms=float(spec["ttft_ms"]),
         tpot_ms=float(spec["tpot_ms"]),
-        percentile=float(spec.get("percentile", 95.0)),
-        headroom=float(spec.get("headroom", 0.2)),
+        percentile=float(spec.get("percentile", DEFAULT_PERCENTILE)),
+        headroom=float(spec.get("headroom", DEFAULT_HEADROOM)),
     )
     candidates = [gpu(name) for name in spec["gpu_types"]] if spec.get("gpu_types") else gpus()
     sizing = size(request, candidates, reference_prices())

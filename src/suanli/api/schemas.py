@@ -9,31 +9,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-MAX_INT = 2**31 - 1
+from suanli.defaults import DEFAULT_HEADROOM, DEFAULT_PERCENTILE, MAX_HEADROOM
+from suanli.inputs import Fabric as Fabric  # the shared strict types, re-exported
+from suanli.inputs import Gpus as Gpus
+from suanli.inputs import Hours as Hours
+from suanli.inputs import Id as Id
+from suanli.inputs import Label as Label
+from suanli.inputs import Name as Name
+from suanli.inputs import OfferFields, StrictInput
+from suanli.inputs import Price as Price
+
 T = TypeVar("T")
-
-
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("text may not contain NUL characters")
-    return value
-
-
-Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_nul)]
-Label = Annotated[str, Field(max_length=200), AfterValidator(_no_nul)]
-Id = Annotated[int, Field(ge=1, le=MAX_INT)]
-Gpus = Annotated[int, Field(ge=1, le=1_000_000)]
-Price = Annotated[float, Field(gt=0, le=100_000, description="CNY per GPU-hour")]
-Hours = Annotated[float, Field(ge=0, le=1_000_000)]
-Fabric = Literal["nvlink-ib", "nvlink-roce", "nvlink-eth", "pcie-ib", "pcie-roce", "pcie-eth"]
-
-
-class Input(BaseModel):
-    """Base of every request body: unknown fields and non-finite numbers are rejected."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+Input = StrictInput  # every request body: see suanli.inputs
 
 
 class Output(BaseModel):
@@ -53,22 +42,11 @@ class Page(BaseModel, Generic[T]):
 # --- offers -----------------------------------------------------------------------------
 
 
-class OfferIn(Input):
-    site: Name = Field(description="catalog site id or name, e.g. zhongwei")
-    gpu: Name = Field(description="catalog GPU name, e.g. H100")
-    count: Gpus
-    gpus_per_node: int = Field(8, ge=1, le=64)
-    price_cny_per_gpu_hour: Price
-    fabric: Fabric = "nvlink-ib"
-    start_h: Hours = 0.0
-    end_h: Hours | None = None
-    interruptible: bool = False
+class OfferIn(OfferFields):
+    """A new offer: the fields every offer has (:class:`suanli.inputs.OfferFields`)."""
 
-    @model_validator(mode="after")
-    def _window(self) -> OfferIn:
-        if self.end_h is not None and self.end_h <= self.start_h:
-            raise ValueError("end_h must be after start_h")
-        return self
+    count: Gpus
+    price_cny_per_gpu_hour: Price
 
 
 class OfferPatch(Input):
@@ -128,8 +106,8 @@ class ServeRequestIn(Input):
     output_tokens: int = Field(ge=1, le=1_000_000, description="mean output tokens")
     ttft_ms: float = Field(gt=0, le=600_000)
     tpot_ms: float = Field(gt=0, le=60_000)
-    percentile: float = Field(95.0, ge=50, le=99.99)
-    headroom: float = Field(0.2, ge=0, le=10)
+    percentile: float = Field(DEFAULT_PERCENTILE, ge=50, le=99.99)
+    headroom: float = Field(DEFAULT_HEADROOM, ge=0, lt=MAX_HEADROOM)
     regions: dict[Name, float] = Field(
         min_length=1, max_length=50, description="demand city -> share of traffic"
     )

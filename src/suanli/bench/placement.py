@@ -73,10 +73,12 @@ def run_benchmark(
             "objective": round(fast.objective_value, 2),
             "lp_lower_bound": None if lb is None else round(lb, 2),
             "gap": None if fast.gap is None else round(fast.gap, 6),
-            "lp_unplaced_gpus": fast.solution.lp_unplaced_gpus,
+            "objective_gap": None if fast.objective_gap is None else round(fast.objective_gap, 6),
+            "unplaced_gpus": fast.unplaced_gpus,
+            "lp_unplaced_gpus": fast.unplaced_gpus_bound,
             "lp_cost_lower_bound_cny_per_hour": None
-            if lb is None or fast.solution.lp_unplaced_gpus is None
-            else round(lb - fast.solution.lp_unplaced_gpus * problem.penalty_per_gpu, 2),
+            if fast.cost_lower_bound is None
+            else round(fast.cost_lower_bound, 2),
         },
     }
     if baselines:

@@ -51,7 +51,15 @@ class ServerProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> ServerProcess:
-        env = dict(os.environ, SUANLI_DATABASE_URL=self.database_url)
+        # The child's own environment (this process's is left alone): its database, and no
+        # rate limits, since a load test sends thousands of requests from one address.
+        env = dict(
+            os.environ,
+            SUANLI_DATABASE_URL=self.database_url,
+            SUANLI_RATE_LIMIT_PER_IP="",
+            SUANLI_RATE_LIMIT_PER_KEY="",
+            SUANLI_RATE_LIMIT_AUTH_FAILURES="",
+        )
         if self.factory is None:
             command = [sys.executable, "-m", "suanli", "serve"]
         else:

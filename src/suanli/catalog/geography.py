@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Literal
 
 from suanli.catalog._data import read_csv
 from suanli.catalog._lookup import build_index, resolve
@@ -107,14 +108,15 @@ def city(name: str) -> City:
     return resolve("city", name, _city_index(), (c.id for c in cities()))
 
 
-def place(name: str) -> Site | City:
-    """A city or a site by name; cities win where both share a name (e.g. ``chongqing``)."""
+def place(name: str, *, prefer: Literal["city", "site"] = "city") -> Site | City:
+    """A city or a site by name; where both share a name (e.g. ``chongqing``) the city wins,
+    or the site with ``prefer="site"`` (an offer's location is a site)."""
     from suanli.catalog._lookup import normalise
 
     key = normalise(name)
-    if key in _city_index():
-        return _city_index()[key]
-    if key in _site_index():
-        return _site_index()[key]
+    indexes = (_city_index(), _site_index())
+    for index in indexes if prefer == "city" else indexes[::-1]:
+        if key in index:
+            return index[key]
     combined: dict[str, Site | City] = {**_site_index(), **_city_index()}
     return resolve("place", name, combined, [c.id for c in cities()] + [s.id for s in sites()])

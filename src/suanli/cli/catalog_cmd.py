@@ -185,7 +185,7 @@ def latency_cmd(
             field="--from/--to",
             hint="suanli latency --from shanghai --to zhongwei",
         )
-    a, b = catalog.place(origin), catalog.place(destination)
+    a, b = catalog.place(origin), catalog.place(destination, prefer="site")
     km = geo.great_circle_km(a.lat, a.lon, b.lat, b.lon)
     rtt = geo.rtt_ms(a, b, model)
     if json_out:

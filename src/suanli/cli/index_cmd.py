@@ -3,7 +3,6 @@ the local exchange database."""
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
 import typer
@@ -28,7 +27,7 @@ def _local(gpu: str, hub: str | None, period: str, pricing: str) -> dict[str, An
     from suanli.store.db import Database
     from suanli.store.index import price_index_document
 
-    db = Database.connect(os.environ.get("SUANLI_DATABASE_URL"))
+    db = Database.connect()  # Settings.database_url, else the default
     try:
         with db.read() as session:
             return price_index_document(session, gpu=gpu, hub=hub, period=period, pricing=pricing)

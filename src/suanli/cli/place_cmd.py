@@ -45,13 +45,16 @@ def place_command(
         raise InvalidRequest(
             f"unknown objective {objective!r}", field="objective", hint="cost|placed"
         )
-    placement = place(
-        demand_list,
-        offer_list,
-        objective=objective,  # type: ignore[arg-type]
-        method=method,  # type: ignore[arg-type]
-        power_weight=power_weight,
-    )
+    try:
+        placement = place(
+            demand_list,
+            offer_list,
+            objective=objective,  # type: ignore[arg-type]
+            method=method,  # type: ignore[arg-type]
+            power_weight=power_weight,
+        )
+    except InvalidRequest as exc:
+        raise _in_file(exc, offers, requests) from None
     written: list[str] = []
     if export is not None and export[0] is not None:
         written = _export(placement, export[0], export[1])
@@ -64,6 +67,17 @@ def place_command(
     _show(placement)
     for name in written:
         err_console.print(f"wrote {name}")
+
+
+def _in_file(exc: InvalidRequest, offers: Path, requests: Path) -> InvalidRequest:
+    """A check of the placement (unknown GPU, city, fabric...) as an error naming the file
+    it came from, besides the item and field."""
+    item = str(exc.context.get("item") or "")
+    if isinstance(exc, DataFileError) or not item.startswith(("offer", "demand")):
+        return exc
+    path = offers if item.startswith("offer") else requests
+    message = exc.message.removeprefix(f"{item}: ")
+    return DataFileError(message, path=str(path), item=item, field=exc.field, hint=exc.hint)
 
 
 def _export(placement: Any, fmt: str, directory: Path) -> list[str]:
@@ -117,9 +131,15 @@ def _show(placement: Any) -> None:
     console.print(
         f"{s['placed']} of {s['demands']} placed, {s['total_cost_cny_per_hour']:,.2f} CNY/h "
         f"({s['method']}, {s['status']}"
-        + (f", gap {s['gap']:.3%} to the lower bound" if s["gap"] is not None else "")
+        + (f", cost {s['gap']:.3%} above its lower bound" if s["gap"] is not None else "")
         + ")"
     )
+    if s["unplaced_gpus"] or s["unplaced_gpus_bound"]:
+        bound = s["unplaced_gpus_bound"]
+        console.print(
+            f"{s['unplaced_gpus']} GPUs unplaced"
+            + (f" (at least {bound} must be: the lower bound)" if bound is not None else "")
+        )
 
 
 def register(app: typer.Typer) -> None:

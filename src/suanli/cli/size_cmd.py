@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import typer
 
 from suanli.cli.common import console, print_json, table, to_jsonable
+from suanli.defaults import DEFAULT_HEADROOM, DEFAULT_PERCENTILE
 from suanli.errors import InvalidRequest
 
 if TYPE_CHECKING:
@@ -99,8 +100,12 @@ def size_cmd(
     ] = None,
     prompt_tokens: Annotated[int | None, typer.Option(help="Mean prompt tokens.")] = None,
     output_tokens: Annotated[int | None, typer.Option(help="Mean output tokens.")] = None,
-    percentile: Annotated[float, typer.Option(help="Percentile of the TTFT target.")] = 95.0,
-    headroom: Annotated[float, typer.Option(help="Share of capacity kept free.")] = 0.2,
+    percentile: Annotated[
+        float, typer.Option(help="Percentile of the TTFT target.")
+    ] = DEFAULT_PERCENTILE,
+    headroom: Annotated[
+        float, typer.Option(help="Share of capacity kept free.")
+    ] = DEFAULT_HEADROOM,
     network_rtt_ms: Annotated[
         float, typer.Option(help="Part of the TTFT target kept for the network RTT to users.")
     ] = 0.0,

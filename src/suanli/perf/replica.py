@@ -18,6 +18,7 @@ import numpy as np
 from suanli.catalog.gpus import Gpu
 from suanli.catalog.hf_config import ModelArch
 from suanli.catalog.traces import Trace
+from suanli.defaults import DEFAULT_HEADROOM, DEFAULT_PERCENTILE, MAX_HEADROOM
 from suanli.errors import InvalidRequest
 from suanli.perf import (
     PRECISIONS,
@@ -62,8 +63,8 @@ class ServeRequest:
     prompt_tokens: int | None = None
     output_tokens: int | None = None
     trace: Trace | None = None
-    percentile: float = 95.0
-    headroom: float = 0.2
+    percentile: float = DEFAULT_PERCENTILE
+    headroom: float = DEFAULT_HEADROOM
     precision: Precision | None = None
     network_rtt_ms: float = 0.0
     kv_precision: KvPrecision | None = None
@@ -161,7 +162,7 @@ def validate_request(request: ServeRequest) -> None:
             field="percentile",
             hint="Use e.g. 95 for p95.",
         )
-    if not (0.0 <= request.headroom < 1.0):
+    if not (0.0 <= request.headroom < MAX_HEADROOM):
         raise InvalidRequest(
             f"headroom must be in [0, 1), got {request.headroom!r}",
             field="headroom",

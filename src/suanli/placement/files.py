@@ -4,7 +4,9 @@ YAML/JSON: a mapping with an ``offers`` (or ``requests``) list, or the bare list
 CSV: one offer per row; one request per row, except that the rows of a serving request with
 the same ``id`` are its options (one per GPU type). List cells use ``|``
 (``H800|H100``), regions ``city:weight|city:weight``.
-Every error names the file, the item and the field.
+Every item is checked by the strict models of :mod:`suanli.inputs` (the same ones the API
+uses): whole numbers are whole, numbers finite and bounded, unknown fields refused. Every
+error names the file, the item and the field, in one line.
 """
 
 from __future__ import annotations
@@ -14,11 +16,24 @@ import io
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import replace
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import ValidationError
 
 from suanli.errors import DataFileError
+from suanli.inputs import (
+    BatchItem,
+    Budgets,
+    GangItem,
+    OfferItem,
+    Regions,
+    ServeItem,
+    ServeOptionItem,
+    ServeRowItem,
+    StrictInput,
+)
 from suanli.placement.model import (
     BatchDemand,
     Demand,
@@ -28,20 +43,11 @@ from suanli.placement.model import (
     ServeOption,
 )
 
-OFFER_FIELDS = (
-    "id",
-    "site",
-    "gpu",
-    "count",
-    "gpus_per_node",
-    "price_cny_per_gpu_hour",
-    "fabric",
-    "start_h",
-    "end_h",
-    "interruptible",
-    "seller",
-)
+OFFER_FIELDS = tuple(OfferItem.model_fields)
 REQUEST_KINDS = ("serve", "gang", "batch")
+_LIST_CELLS = ("gpu_types", "fabrics")
+M = TypeVar("M", bound=StrictInput)
+_UNION_TAGS = ("constrained-", "function-")
 
 
 def _format(path: str, fmt: str | None) -> str:
@@ -91,240 +97,228 @@ def _load(text: str, path: str, fmt: str, key: str) -> list[dict[str, Any]]:
     return [dict(x) for x in data]
 
 
-class _Row:
-    """Typed access to one item's fields with errors naming file, item and field."""
+def _where(loc: tuple[int | str, ...]) -> str:
+    """``options[0].replicas`` from pydantic's location (union member tags left out)."""
+    out = ""
+    for part in loc:
+        if isinstance(part, str) and (
+            "[" in part or part.startswith(("constrained-", "function-"))
+        ):
+            continue
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
-    def __init__(self, raw: Mapping[str, Any], path: str, item: str) -> None:
-        self.raw, self.path, self.item = raw, path, item
 
-    def error(self, field: str, message: str, hint: str | None = None) -> DataFileError:
-        return DataFileError(message, path=self.path, item=self.item, field=field, hint=hint)
+def _check(model: type[M], raw: Mapping[str, Any], path: str, item: str, *, lax: bool) -> M:
+    """``raw`` validated by ``model`` (lax for CSV, whose cells are all text); a
+    DataFileError naming file, item and field otherwise."""
+    try:
+        return model.model_validate(dict(raw), strict=not lax)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = _where(tuple(error["loc"]))
+        if error["type"] == "extra_forbidden":
+            message = "unknown field"
+            hint = f"Known fields: {', '.join(model.model_fields)}."
+        elif error["type"] == "missing":
+            message, hint = "is required", None
+        else:
+            shown = repr(error.get("input"))
+            message = f"{error['msg']} (got {shown[:40]})"
+            hint = None
+        raise DataFileError(message, path=path, item=item, field=field or None, hint=hint) from None
 
-    def has(self, field: str) -> bool:
-        return self.raw.get(field) not in (None, "")
 
-    def text(self, field: str, default: str | None = None) -> str:
-        if not self.has(field):
-            if default is None:
-                raise self.error(field, "is required")
-            return default
-        return str(self.raw[field])
+def _csv_cells(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A CSV row's list cells (``H800|H100``) and regions (``city:w|city:w``) as values."""
+    row = dict(raw)
+    for name in _LIST_CELLS:
+        if isinstance(row.get(name), str):
+            row[name] = [v.strip() for v in row[name].split("|") if v.strip()]
+    if isinstance(row.get("regions"), str):
+        regions: dict[str, str] = {}
+        for part in row["regions"].split("|"):
+            city, _, weight = part.partition(":")
+            regions[city.strip()] = weight.strip() or "1"
+        row["regions"] = regions
+    return row
 
-    def number(self, field: str, default: float | None = None) -> float:
-        if not self.has(field):
-            if default is None:
-                raise self.error(field, "is required")
-            return default
-        value = self.raw[field]
-        try:
-            out = float(value)
-        except (TypeError, ValueError):
-            raise self.error(field, f"{value!r} is not a number") from None
-        if math.isnan(out):
-            raise self.error(field, "is not a number")
-        return out
 
-    def whole(self, field: str, default: int | None = None) -> int:
-        value = self.number(field, None if default is None else float(default))
-        if value != int(value):
-            raise self.error(field, f"{value:g} is not a whole number")
-        return int(value)
-
-    def flag(self, field: str, default: bool) -> bool:
-        if not self.has(field):
-            return default
-        value = self.raw[field]
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("true", "yes", "1"):
-            return True
-        if text in ("false", "no", "0"):
-            return False
-        raise self.error(field, f"{value!r} is not true or false")
-
-    def names(self, field: str) -> tuple[str, ...]:
-        if not self.has(field):
-            raise self.error(field, "is required (a list of GPU types)")
-        value = self.raw[field]
-        if isinstance(value, str):
-            return tuple(v.strip() for v in value.split("|") if v.strip())
-        if isinstance(value, list):
-            return tuple(str(v) for v in value)
-        raise self.error(field, "must be a list")
+def _item_name(key: str, i: int, raw: Mapping[str, Any]) -> str:
+    rid = raw.get("id")
+    shown = isinstance(rid, str) and rid.isprintable() and 0 < len(rid) <= 80
+    return f"{key}[{i}]" + (f" ({rid})" if shown else "")
 
 
 def parse_offers(text: str, *, path: str = "<offers>", fmt: str | None = None) -> list[Offer]:
     """Offers from YAML, JSON or CSV text."""
-    rows = _load(text, path, _format(path, fmt), "offers")
+    kind_fmt = _format(path, fmt)
+    rows = _load(text, path, kind_fmt, "offers")
     out: list[Offer] = []
     for i, raw in enumerate(rows):
-        r = _Row(raw, path, f"offers[{i}]" + (f" ({raw['id']})" if raw.get("id") else ""))
-        unknown = set(raw) - set(OFFER_FIELDS)
-        if unknown:
-            raise r.error(
-                sorted(unknown)[0], "unknown field", hint=f"Known: {', '.join(OFFER_FIELDS)}"
-            )
-        count = r.whole("count")
-        if count < 0:
-            raise r.error("count", f"must be >= 0, got {count}")
-        node = r.whole("gpus_per_node", 8)
-        if node < 1:
-            raise r.error("gpus_per_node", f"must be >= 1, got {node}")
-        price = r.number("price_cny_per_gpu_hour")
-        if price < 0 or not math.isfinite(price):
-            raise r.error("price_cny_per_gpu_hour", f"must be a finite number >= 0, got {price}")
-        start, end = r.number("start_h", 0.0), r.number("end_h", math.inf)
-        if not end > start:
-            raise r.error("end_h", f"must be after start_h ({start:g})")
+        lax = kind_fmt == "csv"
+        o = _check(OfferItem, raw, path, _item_name("offers", i, raw), lax=lax)
         out.append(
             Offer(
-                id=r.text("id"),
-                site=r.text("site"),
-                gpu=r.text("gpu"),
-                count=count,
-                gpus_per_node=node,
-                price_cny_per_gpu_hour=price,
-                fabric=r.text("fabric", "nvlink-ib"),
-                start_h=start,
-                end_h=end,
-                interruptible=r.flag("interruptible", False),
-                seller=r.text("seller", ""),
+                id=o.id,
+                site=o.site,
+                gpu=o.gpu,
+                count=o.count,
+                gpus_per_node=o.gpus_per_node,
+                price_cny_per_gpu_hour=o.price_cny_per_gpu_hour,
+                fabric=o.fabric,
+                start_h=o.start_h,
+                end_h=math.inf if o.end_h is None else o.end_h,
+                interruptible=o.interruptible,
+                seller=o.seller,
             )
         )
     return out
 
 
-def _regions(r: _Row, value: Any) -> tuple[tuple[str, float], ...]:
-    if isinstance(value, str):
-        pairs = []
-        for part in value.split("|"):
-            city, _, weight = part.partition(":")
-            pairs.append((city.strip(), weight.strip() or "1"))
-        value = pairs
-    elif isinstance(value, Mapping):
-        value = list(value.items())
-    elif isinstance(value, list):
-        value = [(v, 1.0) if isinstance(v, str) else tuple(v) for v in value]
+def _regions(value: Regions) -> tuple[tuple[str, float], ...]:
+    return tuple((city, float(w)) for city, w in value.items())
+
+
+def _serve_option(
+    opt: ServeOptionItem,
+    top_regions: Regions | None,
+    top_budget: Budgets | None,
+    top_price: float | None,
+    path: str,
+    item: str,
+) -> ServeOption:
+    regions_in = opt.regions if opt.regions is not None else top_regions
+    if regions_in is None:
+        raise DataFileError(
+            "a serving request needs user regions", path=path, item=item, field="regions"
+        )
+    regions = _regions(regions_in)
+    budget = opt.rtt_budget_ms if opt.rtt_budget_ms is not None else top_budget
+    if budget is None:
+        raise DataFileError(
+            "a serving request needs an RTT budget", path=path, item=item, field="rtt_budget_ms"
+        )
+    if isinstance(budget, dict):
+        missing = [city for city, _ in regions if city not in budget]
+        if missing:
+            raise DataFileError(
+                f"no budget for region {missing[0]!r}",
+                path=path,
+                item=item,
+                field="rtt_budget_ms",
+            )
+        budgets = {city: float(budget[city]) for city, _ in regions}
     else:
-        raise r.error("regions", "must be a mapping city: weight, a list, or 'city:w|city:w'")
-    out = []
-    for city, weight in value:
-        try:
-            w = float(weight)
-        except (TypeError, ValueError):
-            raise r.error("regions", f"weight {weight!r} of {city!r} is not a number") from None
-        if not w > 0:
-            raise r.error("regions", f"weight of {city!r} must be > 0")
-        out.append((str(city), w))
-    if not out:
-        raise r.error("regions", "needs at least one city")
-    return tuple(out)
-
-
-def _budgets(r: _Row, value: Any, regions: tuple[tuple[str, float], ...]) -> dict[str, float]:
-    if isinstance(value, Mapping):
-        budgets = {}
-        for city, _ in regions:
-            if city not in value:
-                raise r.error("rtt_budget_ms", f"no budget for region {city!r}")
-            budgets[city] = float(value[city])
-        return budgets
-    try:
-        budget = float(value)
-    except (TypeError, ValueError):
-        raise r.error("rtt_budget_ms", f"{value!r} is not a number of ms") from None
-    return {city: budget for city, _ in regions}
-
-
-def _serve_option(r: _Row, top: _Row) -> ServeOption:
-    src = r if r.has("regions") else top
-    if not src.has("regions"):
-        raise r.error("regions", "a serving request needs user regions")
-    regions = _regions(src, src.raw["regions"])
-    bsrc = r if r.has("rtt_budget_ms") else top
-    if not bsrc.has("rtt_budget_ms"):
-        raise r.error("rtt_budget_ms", "a serving request needs an RTT budget")
+        budgets = {city: float(budget) for city, _ in regions}
+    price = opt.max_price_cny_per_gpu_hour
+    if price is None:
+        price = top_price
     return ServeOption(
-        gpu=r.text("gpu"),
-        gpus_per_replica=r.whole("gpus_per_replica", 1),
-        replicas=r.whole("replicas"),
+        gpu=opt.gpu,
+        gpus_per_replica=opt.gpus_per_replica,
+        replicas=opt.replicas,
         regions=regions,
-        rtt_budget_ms=_budgets(bsrc, bsrc.raw["rtt_budget_ms"], regions),
-        max_price_cny_per_gpu_hour=r.number(
-            "max_price_cny_per_gpu_hour", top.number("max_price_cny_per_gpu_hour", math.inf)
-        ),
+        rtt_budget_ms=budgets,
+        max_price_cny_per_gpu_hour=math.inf if price is None else price,
     )
+
+
+def _price(value: float | None) -> float:
+    return math.inf if value is None else value
 
 
 def parse_requests(text: str, *, path: str = "<requests>", fmt: str | None = None) -> list[Demand]:
     """Requests (serving, gang, batch) from YAML, JSON or CSV text."""
     kind_fmt = _format(path, fmt)
+    lax = kind_fmt == "csv"
     rows = _load(text, path, kind_fmt, "requests")
     out: list[Demand] = []
     csv_serve: dict[str, int] = {}
     for i, raw in enumerate(rows):
-        r = _Row(raw, path, f"requests[{i}]" + (f" ({raw['id']})" if raw.get("id") else ""))
-        kind = r.text("kind", "serve").lower()
+        item = _item_name("requests", i, raw)
+        if lax:
+            raw = _csv_cells(raw)
+        kind = raw.get("kind", "serve")
         if kind not in REQUEST_KINDS:
-            raise r.error("kind", f"unknown kind {kind!r}", hint="Use serve, gang or batch.")
-        rid = r.text("id")
-        price = r.number("max_price_cny_per_gpu_hour", math.inf)
-        if kind == "serve":
-            if kind_fmt == "csv":
-                option = _serve_option(r, r)
-                if rid in csv_serve:
-                    j = csv_serve[rid]
-                    prev = out[j]
-                    assert isinstance(prev, ServeDemand)
-                    out[j] = ServeDemand(prev.id, (*prev.options, option), prev.allow_split)
-                    continue
-                csv_serve[rid] = len(out)
-                out.append(ServeDemand(rid, (option,), allow_split=r.flag("allow_split", True)))
+            raise DataFileError(
+                f"unknown kind {kind!r}",
+                path=path,
+                item=item,
+                field="kind",
+                hint="Use serve, gang or batch.",
+            )
+        if kind == "serve" and lax:
+            row = _check(ServeRowItem, raw, path, item, lax=True)
+            option = _serve_option(row, None, None, None, path, item)
+            if row.id in csv_serve:
+                j = csv_serve[row.id]
+                prev = out[j]
+                assert isinstance(prev, ServeDemand)
+                out[j] = replace(prev, options=(*prev.options, option))
                 continue
-            options_raw = raw.get("options")
-            if not isinstance(options_raw, list):
-                raise r.error(
-                    "options", "a serving request needs a list of options (one per GPU type)"
-                )
-            options = []
-            for j, opt in enumerate(options_raw):
-                if not isinstance(opt, Mapping):
-                    raise r.error(f"options[{j}]", "must be a mapping")
-                options.append(_serve_option(_Row(opt, path, f"{r.item} options[{j}]"), r))
+            csv_serve[row.id] = len(out)
             out.append(
                 ServeDemand(
-                    rid,
-                    tuple(options),
-                    allow_split=r.flag("allow_split", True),
-                    allow_interruptible=r.flag("allow_interruptible", False),
-                    hours=r.number("hours", 1.0),
+                    row.id,
+                    (option,),
+                    allow_split=row.allow_split,
+                    allow_interruptible=row.allow_interruptible,
+                    start_h=row.start_h,
+                    hours=row.hours,
+                )
+            )
+        elif kind == "serve":
+            s = _check(ServeItem, raw, path, item, lax=False)
+            options = tuple(
+                _serve_option(
+                    opt,
+                    s.regions,
+                    s.rtt_budget_ms,
+                    s.max_price_cny_per_gpu_hour,
+                    path,
+                    f"{item} options[{j}]",
+                )
+                for j, opt in enumerate(s.options)
+            )
+            out.append(
+                ServeDemand(
+                    s.id,
+                    options,
+                    allow_split=s.allow_split,
+                    allow_interruptible=s.allow_interruptible,
+                    start_h=s.start_h,
+                    hours=s.hours,
                 )
             )
         elif kind == "gang":
+            g = _check(GangItem, raw, path, item, lax=lax)
             out.append(
                 GangDemand(
-                    id=rid,
-                    gpus=r.whole("gpus"),
-                    gpu_types=r.names("gpu_types"),
-                    min_interconnect_gb_s=r.number("min_interconnect_gb_s", 0.0),
-                    max_price_cny_per_gpu_hour=price,
-                    hours=r.number("hours", 1.0),
-                    fabrics=r.names("fabrics") if r.has("fabrics") else (),
-                    min_memory_gb=r.number("min_memory_gb", 0.0),
-                    allow_interruptible=r.flag("allow_interruptible", False),
+                    id=g.id,
+                    gpus=g.gpus,
+                    gpu_types=tuple(g.gpu_types),
+                    min_interconnect_gb_s=g.min_interconnect_gb_s,
+                    max_price_cny_per_gpu_hour=_price(g.max_price_cny_per_gpu_hour),
+                    hours=g.hours,
+                    start_h=g.start_h,
+                    fabrics=tuple(g.fabrics),
+                    min_memory_gb=g.min_memory_gb,
+                    allow_interruptible=g.allow_interruptible,
                 )
             )
         else:
+            b = _check(BatchItem, raw, path, item, lax=lax)
             out.append(
                 BatchDemand(
-                    id=rid,
-                    gpu_hours=r.number("gpu_hours"),
-                    gpu_types=r.names("gpu_types"),
-                    deadline_h=r.number("deadline_h"),
-                    max_price_cny_per_gpu_hour=price,
-                    min_memory_gb=r.number("min_memory_gb", 0.0),
-                    allow_interruptible=r.flag("allow_interruptible", True),
+                    id=b.id,
+                    gpu_hours=b.gpu_hours,
+                    gpu_types=tuple(b.gpu_types),
+                    deadline_h=b.deadline_h,
+                    max_price_cny_per_gpu_hour=_price(b.max_price_cny_per_gpu_hour),
+                    start_h=b.start_h,
+                    min_memory_gb=b.min_memory_gb,
+                    allow_interruptible=b.allow_interruptible,
                 )
             )
     return out

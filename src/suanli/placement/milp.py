@@ -68,11 +68,13 @@ def pairs(problem: Problem) -> tuple[IntArray, IntArray]:
 def solve_milp(
     problem: Problem,
     *,
-    time_limit_s: float = 30.0,
+    time_limit_s: float | None = 30.0,
     node_limit: int | None = None,
     mip_rel_gap: float = 0.0,
 ) -> Solution:
-    """Solve the placement MILP (formulation in the module docstring)."""
+    """Solve the placement MILP (formulation in the module docstring). With
+    ``time_limit_s=None`` only ``node_limit`` bounds the search, so the result does not
+    depend on the machine's speed."""
     p = problem
     if p.n_demands == 0:
         empty = np.zeros(0, dtype=np.int64)
@@ -112,15 +114,15 @@ def solve_milp(
         integrality=np.ones(n_var),
         bounds=Bounds(np.zeros(n_var), ub),
         options={
-            "time_limit": time_limit_s,
             "mip_rel_gap": mip_rel_gap,
             "disp": False,
+            **({"time_limit": time_limit_s} if time_limit_s is not None else {}),
             **({"node_limit": node_limit} if node_limit is not None else {}),
         },
     )
     if res.x is None:
         raise Unavailable(
-            f"the exact solver found no plan within {time_limit_s:g} s ({res.message})",
+            f"the exact solver found no plan within its limits ({res.message})",
             hint="Use method='fast' or raise the time limit.",
         )
     x = np.rint(res.x).astype(np.int64)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +20,69 @@ import numpy.typing as npt
 from suanli.errors import InvalidRequest, NotFound
 
 INF = math.inf
+
+
+class Link(StrEnum):
+    """How GPUs talk: within a node (NVLink, PCIe) or between nodes (IB, RoCE, Ethernet)."""
+
+    NVLINK = "nvlink"
+    PCIE = "pcie"
+    IB = "ib"
+    ROCE = "roce"
+    ETHERNET = "eth"
+
+
+INTRA_NODE = (Link.NVLINK, Link.PCIE)
+INTER_NODE = (Link.IB, Link.ROCE, Link.ETHERNET)
+RDMA = (Link.IB, Link.ROCE)
+
+
+@dataclass(frozen=True, slots=True)
+class Fabric:
+    """An offer's fabric: its link within a node and its link between nodes."""
+
+    intra: Link
+    inter: Link
+
+    @property
+    def name(self) -> str:
+        return f"{self.intra}-{self.inter}"
+
+    @property
+    def rdma(self) -> bool:
+        """Whether nodes talk over RDMA (IB or RoCE), which a multi-node gang needs."""
+        return self.inter in RDMA
+
+    def matches(self, wanted: str) -> bool:
+        """Whether this fabric is ``wanted``: a full name (``nvlink-ib``) or one link (``ib``)."""
+        return wanted == self.name or wanted in (self.intra, self.inter)
+
+
+FABRICS: tuple[str, ...] = tuple(f"{a}-{b}" for a in INTRA_NODE for b in INTER_NODE)
+LINKS: tuple[str, ...] = tuple(str(link) for link in Link)
+
+
+def parse_fabric(text: str) -> Fabric:
+    """The fabric named ``text`` (one of :data:`FABRICS`, any case); InvalidRequest otherwise.
+    Names are matched whole, never by substring (``eth-fiber`` is not InfiniBand)."""
+    intra, _, inter = text.strip().lower().partition("-")
+    if intra in INTRA_NODE and inter in INTER_NODE:
+        return Fabric(Link(intra), Link(inter))
+    raise InvalidRequest(
+        f"unknown fabric {text!r}", field="fabric", hint="use one of: " + ", ".join(FABRICS)
+    )
+
+
+def check_fabric_choice(text: str) -> str:
+    """A gang's acceptable fabric: a fabric name or one link; InvalidRequest otherwise."""
+    value = text.strip().lower()
+    if value in FABRICS or value in LINKS:
+        return value
+    raise InvalidRequest(
+        f"unknown fabric {text!r}",
+        field="fabrics",
+        hint="use fabric names (" + ", ".join(FABRICS) + ") or links (" + ", ".join(LINKS) + ")",
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from suanli.placement.model import INF, REASONS
+from suanli.placement.model import INF, REASONS, parse_fabric
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -29,7 +29,6 @@ BoolArray = npt.NDArray[np.bool_]
 Objective = Literal["cost", "placed"]
 KIND_SERVE, KIND_GANG, KIND_BATCH = 0, 1, 2
 KIND_NAMES = ("serve", "gang", "batch")
-RDMA_MARKERS = ("ib", "roce", "rdma", "infiniband")
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,14 +190,13 @@ class Problem:
         if not e.allow_interruptible:
             mark(self.offer_interruptible, "interruptible")
         bad_fabric = self.type_interconnect_gb_s[t] < e.min_interconnect_gb_s
+        fabrics = [parse_fabric(f) for f in self.fabric_names]
         if e.fabrics:
-            allowed = [i for i, f in enumerate(self.fabric_names) if f in e.fabrics]
+            allowed = [i for i, f in enumerate(fabrics) if any(f.matches(w) for w in e.fabrics)]
             bad_fabric |= ~np.isin(self.offer_fabric, np.asarray(allowed, dtype=np.int64))
         multi_node = k > self.offer_node
         if np.any(multi_node):
-            rdma = np.array(
-                [any(m in f.lower() for m in RDMA_MARKERS) for f in self.fabric_names], dtype=bool
-            )
+            rdma = np.array([f.rdma for f in fabrics], dtype=bool)
             bad_fabric |= multi_node & ~rdma[self.offer_fabric]
         mark(bad_fabric, "fabric")
         mark(self.offer_price > e.max_price + 1e-9, "price")

@@ -1,4 +1,5 @@
-"""Repair after rounding: a small, time-limited MILP around the demands left unplaced.
+"""Repair after rounding: a small MILP, bounded by branch-and-bound nodes, around the demands
+left unplaced.
 
 Rounding can leave a demand unplaced although a plan exists that places it: its only
 acceptable offers (a tight RTT budget near one city) were filled by demands that could have
@@ -8,7 +9,9 @@ fixed, and solves the exact MILP of :mod:`suanli.placement.milp` for the freed d
 the capacity they and the free GPUs leave, over the offers the unplaced demands accept, the
 offers the neighbours use now, and each neighbour's cheapest acceptable offers with room.
 The new plan for these demands is kept only if its objective is lower. Unplaced demands are
-taken ten at a time, for at most ten rounds.
+taken ten at a time, for at most ten rounds. Each MILP is bounded by ``node_limit``
+branch-and-bound nodes and never by wall-clock time, so the same input gives the same plan
+on any machine, however loaded.
 """
 
 from __future__ import annotations
@@ -68,7 +71,6 @@ def repair(
     max_demands: int = 150,
     cheapest: int = 8,
     node_limit: int = 100,
-    time_limit_s: float = 10.0,
 ) -> Rows:
     """Try to place unplaced demands, ``chunk`` at a time (at most ``max_rounds`` rounds),
     by re-solving each chunk with its neighbourhood exactly."""
@@ -81,7 +83,6 @@ def repair(
             max_demands=max_demands,
             cheapest=cheapest,
             node_limit=node_limit,
-            time_limit_s=time_limit_s,
         )
     return rows
 
@@ -94,7 +95,6 @@ def _repair_once(
     max_demands: int,
     cheapest: int,
     node_limit: int,
-    time_limit_s: float,
 ) -> Rows:
     group, offer, units, chosen = rows
     grp_start, alt_start = p.group_range(), p.alt_range()
@@ -151,7 +151,7 @@ def _repair_once(
     before = float(np.sum((units * fp * p.offer_cost[offer])[moving]))
     before += float(np.sum(p.unplaced_penalty()[unplaced]))
     try:
-        sol = solve_milp(sub, time_limit_s=time_limit_s, node_limit=node_limit, mip_rel_gap=1e-4)
+        sol = solve_milp(sub, time_limit_s=None, node_limit=node_limit, mip_rel_gap=1e-4)
     except Unavailable:
         return rows
     sub_fp = sub.footprint(sub.group_k[sol.group], sub.offer_node[sol.offer])

@@ -147,20 +147,65 @@ class Placement:
     @cached_property
     def objective_value(self) -> float:
         p = self.problem
-        cost = float(np.sum(self.row_gpus * p.offer_cost[self.solution.offer]))
         unplaced = self.solution.chosen_alt < 0
-        return cost + float(np.sum(p.unplaced_penalty()[unplaced]))
+        return self.cost_value + float(np.sum(p.unplaced_penalty()[unplaced]))
 
     @property
     def lower_bound(self) -> float | None:
         return self.solution.lower_bound
 
     @property
-    def gap(self) -> float | None:
+    def objective_gap(self) -> float | None:
+        """(objective - lower bound) / lower bound: mixes cost with unplaced penalties, so a
+        plan far above the cheapest can look close; see :attr:`gap` for cost alone."""
         lb = self.lower_bound
         if lb is None:
             return None
         return (self.objective_value - lb) / max(abs(lb), 1e-9)
+
+    @cached_property
+    def cost_value(self) -> float:
+        """The objective's cost part (CNY/h incl. weighted power), without penalties."""
+        p = self.problem
+        return float(np.sum(self.row_gpus * p.offer_cost[self.solution.offer]))
+
+    @cached_property
+    def unplaced_gpus(self) -> int:
+        """GPUs of the unplaced demands (each at its smallest alternative)."""
+        unplaced = self.solution.chosen_alt < 0
+        return int(self.problem.demand_min_gpus()[unplaced].sum())
+
+    @property
+    def unplaced_gpus_bound(self) -> int | None:
+        """A lower bound on the GPUs any plan leaves unplaced: this plan's own when proven
+        optimal, else the LP relaxation's (fast solver), else None."""
+        if self.status == "optimal":
+            return self.unplaced_gpus
+        if self.problem.objective == "cost":
+            return self.solution.lp_unplaced_gpus
+        return None
+
+    @property
+    def cost_lower_bound(self) -> float | None:
+        """A lower bound on the cost of any plan leaving :attr:`unplaced_gpus_bound` GPUs
+        unplaced (the objective bound less the bound's penalties), or None."""
+        if self.status == "optimal":
+            return self.cost_value
+        lb, unmet = self.lower_bound, self.unplaced_gpus_bound
+        if lb is None or unmet is None or self.problem.objective != "cost":
+            return None
+        return lb - unmet * self.problem.penalty_per_gpu
+
+    @property
+    def gap(self) -> float | None:
+        """Cost alone above its lower bound, as a fraction: (cost - bound) / bound. Only
+        where the plan leaves as few GPUs unplaced as the bound does (else the two costs
+        buy different amounts and None is returned: see :attr:`unplaced_gpus` against
+        :attr:`unplaced_gpus_bound`)."""
+        bound = self.cost_lower_bound
+        if bound is None or self.unplaced_gpus != self.unplaced_gpus_bound:
+            return None
+        return (self.cost_value - bound) / max(abs(bound), 1e-9)
 
     @cached_property
     def unplaced_index(self) -> list[int]:
@@ -227,6 +272,10 @@ class Placement:
             "objective": self.objective_value,
             "lower_bound": self.lower_bound,
             "gap": self.gap,
+            "cost_lower_bound": self.cost_lower_bound,
+            "unplaced_gpus": self.unplaced_gpus,
+            "unplaced_gpus_bound": self.unplaced_gpus_bound,
+            "objective_gap": self.objective_gap,
         }
 
     def to_dict(self, *, explain: bool = True) -> dict[str, Any]:

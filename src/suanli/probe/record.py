@@ -22,7 +22,9 @@ import platform
 import socket
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from suanli.errors import DataFileError
 
@@ -107,8 +109,97 @@ def build_record(
     return record
 
 
+MIN_YEAR, MAX_YEAR = 2000, 2200
+Text = Annotated[str, Field(max_length=1000)]
+
+
+class _Part(BaseModel):
+    """A typed part of a record: the fields the exchange reads have their JSON type (no
+    ``true`` for a number, no text for an object); others are kept as they are."""
+
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
+
+
+class _Tool(_Part):
+    name: Text
+    version: Text
+
+
+class _Machine(_Part):
+    hostname: Text = ""
+    os: Text = ""
+    python: Text = ""
+    cpu: Text = ""
+    cpu_count: int = Field(0, ge=0, le=1_000_000)
+    memory_gib: float = Field(0.0, ge=0, le=1e9)
+
+
+class _Reported(_Part):
+    name: Text
+
+
+class _Identification(_Part):
+    claimed: Text | None = None
+    checks: list[dict[str, Any]] = Field(default_factory=list, max_length=1000)
+
+
+class _Verdict(_Part):
+    status: Text
+
+
+class _GpuEntry(_Part):
+    index: int = Field(0, ge=0, le=1_000_000)
+    reported: _Reported
+    identification: _Identification | None = None
+    measurements: list[dict[str, Any]] = Field(default_factory=list, max_length=10_000)
+    verdict: _Verdict
+
+
+class RecordShape(_Part):
+    """The schema of a verification record (``suanli.verification/1``)."""
+
+    schema_: Literal["suanli.verification/1"] = Field(alias="schema")
+    tool: _Tool
+    created_at: Text
+    mode: Text = ""
+    duration_s: float = Field(0.0, ge=0, le=1e9)
+    machine: _Machine
+    gpus: list[_GpuEntry] = Field(min_length=1, max_length=4096)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    @field_validator("created_at")
+    @classmethod
+    def _timestamp(cls, value: str) -> str:
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError("must be an ISO 8601 time such as 2026-05-01T12:00:00Z") from None
+        if when.tzinfo is None:
+            raise ValueError("must say its time zone (end it with Z for UTC)")
+        if not MIN_YEAR <= when.year <= MAX_YEAR:
+            raise ValueError(f"year must be between {MIN_YEAR} and {MAX_YEAR}")
+        return value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "record"
+
+
 def check_record(record: Any) -> dict[str, Any]:
-    """Validate shape and hash; returns the record, raises DataFileError naming the problem."""
+    """Validate shape and hash; returns the record, raises DataFileError naming the field."""
     if not isinstance(record, dict):
         raise DataFileError("a verification record must be a JSON object", item="record")
     for key in REQUIRED:
@@ -118,11 +209,18 @@ def check_record(record: Any) -> dict[str, Any]:
         raise DataFileError(
             f"unknown schema {record['schema']!r}, expected {SCHEMA!r}", field="schema"
         )
-    if not isinstance(record["gpus"], list):
-        raise DataFileError("must be a list", item="record", field="gpus")
-    for i, entry in enumerate(record["gpus"]):
-        if not isinstance(entry, dict) or "verdict" not in entry or "reported" not in entry:
-            raise DataFileError("needs 'reported' and 'verdict'", item=f"gpus[{i}]")
+    try:
+        RecordShape.model_validate(record)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise DataFileError(
+            str(first["msg"]),
+            item="record",
+            field=_where(tuple(first["loc"])),
+            hint="Upload the record exactly as `suanli probe --json` wrote it.",
+        ) from None
+    if _has_nul(record):
+        raise DataFileError("text may not contain NUL characters", item="record")
     try:
         expected = content_sha256(record)
     except (TypeError, ValueError) as exc:

@@ -53,11 +53,16 @@ def default_database_url() -> str:
 
 
 def resolve_database_url(url: str | None = None) -> str:
-    """The URL to use: ``url``, else ``$SUANLI_DATABASE_URL``, else the default file.
+    """The URL to use: ``url``, else ``Settings.database_url`` (``$SUANLI_DATABASE_URL``),
+    else the default file.
 
     ``postgresql://`` and ``postgres://`` become ``postgresql+psycopg://``.
     """
-    chosen = url or os.environ.get(ENV_URL) or default_database_url()
+    if not url:
+        from suanli.settings import load_settings
+
+        url = load_settings().database_url
+    chosen = url or default_database_url()
     for prefix in ("postgresql://", "postgres://"):
         if chosen.startswith(prefix):
             chosen = "postgresql+psycopg://" + chosen[len(prefix) :]
@@ -118,15 +123,16 @@ def _sqlite_lock_path(url: str) -> str | None:
     return str(Path(database).expanduser()) + ".writelock"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine tuned for the backend (see the module docstring)."""
+def make_engine(url: str, *, pool: str = "queue") -> Engine:
+    """An engine tuned for the backend (see the module docstring); ``pool="null"`` opens a
+    connection per session on PostgreSQL (``Settings.db_pool``)."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    pool = os.environ.get("SUANLI_DB_POOL") == "null"
-    if pool:
+    if pool == "null":
         return create_engine(url, poolclass=NullPool)
-    # No pre-ping (a round trip per checkout); stale connections are recycled instead.
-    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
+    # Pre-ping: a pooled connection the server dropped (restart, pg_terminate_backend) is
+    # replaced at checkout instead of failing the request that drew it.
+    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800, pool_pre_ping=True)
 
 
 class Database:
@@ -150,10 +156,12 @@ class Database:
         self._lock_fd: int | None = None
 
     @classmethod
-    def connect(cls, url: str | None = None, *, migrate: bool = True) -> Database:
+    def connect(
+        cls, url: str | None = None, *, migrate: bool = True, pool: str = "queue"
+    ) -> Database:
         """Open (and, by default, migrate to the latest schema) the database at ``url``."""
         resolved = resolve_database_url(url)
-        db = cls(resolved, make_engine(resolved))
+        db = cls(resolved, make_engine(resolved, pool=pool))
         if migrate:
             from suanli.store.migrate import upgrade
 

@@ -18,7 +18,6 @@ from suanli.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from suanli.store.keys import Caller
 from suanli.store.models import Offer, utcnow
 
-FABRICS = ("nvlink-ib", "nvlink-roce", "nvlink-eth", "pcie-ib", "pcie-roce", "pcie-eth")
 SORTS = {
     "id": Offer.id,
     "price": Offer.price_cny_per_gpu_hour,
@@ -118,7 +117,8 @@ def _condition_sql(cond: Condition) -> ColumnElement[bool]:
         match = or_(
             func.lower(Offer.hub) == value,
             func.lower(Offer.region_role) == value,
-            func.lower(Offer.hub).contains(value),
+            # autoescape: a '%' or '_' in the filter is a character, not a wildcard
+            func.lower(Offer.hub).contains(value, autoescape=True),
         )
         return ~match if cond.op == "!=" else match
     column = {
@@ -246,6 +246,12 @@ def withdraw_offer(
     if offer.status != "open":
         raise Conflict(f"offer {offer_id} is already {offer.status}")
     amount = offer.available if gpus is None else gpus
+    if amount < 1:  # nothing free: a no-op must not bump the version or look like success
+        raise Conflict(
+            f"offer {offer_id} has no free GPUs to withdraw",
+            hint="leased GPUs come back when their lease ends",
+            context={"available": offer.available},
+        )
     conditions = [Offer.id == offer_id, Offer.available >= amount, Offer.status == "open"]
     if version is not None:
         conditions.append(Offer.version == version)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import Path
 from pydantic import BaseModel
 
-from suanli.api.schemas import MAX_INT
+from suanli.inputs import MAX_INT
 
 PathId = Annotated[int, Path(ge=1, le=MAX_INT)]
 

@@ -19,13 +19,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from suanli.api.deps import Caller, DatabaseDep, Paging, get_caller, require_roles
 from suanli.api.idempotency import run_post
 from suanli.api.routes._common import AUTH_RESPONSES, PathId, dump
 from suanli.api.schemas import FillOut, LeaseOut
 from suanli.errors import Forbidden, InvalidRequest
+from suanli.inputs import Name, StrictInput
 from suanli.market.orders import Order, Side, fen, instrument, validate
 from suanli.store import ledger
 from suanli.store import market as book
@@ -40,15 +41,15 @@ router = APIRouter(tags=["market"], responses=AUTH_RESPONSES)
 NODE = f"{socket.gethostname()}:{os.getpid()}"
 
 
-class MarketOrderIn(BaseModel):
+class MarketOrderIn(StrictInput):
     side: Literal["bid", "ask"]
     offer_id: int | None = Field(
         default=None, ge=1, description="asks: the seller's offer whose GPUs are sold"
     )
-    gpu: str | None = Field(
+    gpu: Name | None = Field(
         default=None, max_length=64, examples=["H100"], description="asks: default the offer's"
     )
-    hub: str | None = Field(
+    hub: Name | None = Field(
         default=None, max_length=100, examples=["zhongwei"],
         description="site, hub or region; asks: default the offer's site",
     )  # fmt: skip
