@@ -252,3 +252,27 @@ def test_nodes_sharing_redis_share_the_limits(tmp_path: Path, sqlite_template: P
         codes = [a.get("/offers", headers=auth).status_code for _ in range(3)]
         codes += [b.get("/offers", headers=auth).status_code for _ in range(3)]
     assert codes == [200] * 5 + [429]
+
+
+def test_closing_the_limiter_stops_the_memory_storage_expiry_task() -> None:
+    import asyncio
+
+    from suanli.api.guards import RateLimiter
+
+    async def hit_and_close() -> tuple[bool, bool]:
+        limiter = RateLimiter(
+            Settings(
+                rate_limit_storage="memory://",
+                rate_limit_per_ip="10/minute",
+                rate_limit_per_key="10/minute",
+            )
+        )
+        assert await limiter.retry_after("127.0.0.1", "k") is None
+        timer = getattr(limiter.storage, "timer", None)
+        assert isinstance(timer, asyncio.Task)
+        running_before = not timer.done()
+        await limiter.aclose()
+        return running_before, timer.done()
+
+    running_before, done_after = asyncio.run(hit_and_close())
+    assert running_before and done_after

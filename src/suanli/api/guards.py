@@ -14,6 +14,8 @@ gets the same answers:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import math
@@ -94,11 +96,17 @@ class RateLimiter:
         return None
 
     async def aclose(self) -> None:
-        """Close the storage's connections (Redis); nothing to do in memory."""
+        """Close the storage's connections (Redis), or stop the in-memory storage's expiry task
+        (left pending, the event loop reports it destroyed when it closes)."""
         client = getattr(getattr(self.storage, "bridge", None), "storage", None)
         close = getattr(client, "aclose", None)
         if close is not None:
             await close()
+        timer = getattr(self.storage, "timer", None)
+        if isinstance(timer, asyncio.Task) and not timer.done():
+            timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timer
 
     async def failed_auth(self, ip: str) -> None:
         for item in self.auth_failures:
