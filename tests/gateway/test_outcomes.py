@@ -81,12 +81,14 @@ def test_attainment_and_credits_match_the_per_call_figures(served: Served) -> No
     by_hour = {datetime.fromisoformat(h["hour"]): h for h in body["hours"]}
     assert set(by_hour) == set(hours)
     total_credit = 0
+    active_total_s = 0.0
     for hour, hour_calls in hours.items():
         got = by_hour[hour]
         ok = sum(_met(c) for c in hour_calls)
         active_s = (
             min(hour + timedelta(hours=1), last_hour + timedelta(hours=1)) - max(hour, created)
         ).total_seconds()
+        active_total_s += active_s
         rent = int(1 * 13.7 * 100 * active_s // 3600)
         credit = rent * _share_bps(len(hour_calls), ok) // 10_000
         total_credit += credit
@@ -102,7 +104,11 @@ def test_attainment_and_credits_match_the_per_call_figures(served: Served) -> No
     assert body["credit_fen"] == total_credit
     # the 3 long prompts missed TTFT, so attainment <= 8/11 < 90 % and a credit is due
     assert not any(_met(c) for c in mine if c.input_tokens == 8000)
-    assert total_credit > 0
+    assert _share_bps(len(mine), sum(_met(c) for c in mine)) > 0
+    # A lease made in the last seconds of an hour owes under 10 fen for it, so its credit
+    # rounds to 0; the exact equalities above hold either way.
+    if active_total_s >= 60:
+        assert total_credit > 0
 
     # the credit is a balanced ledger posting from the seller to the buyer
     db = Database.connect(served.db_url)
